@@ -133,7 +133,8 @@ const char         *dinolab_safetensors_get_name     (const DinolabSafetensors *
 
 /* dinolab_safetensors_get:
  * Returns the tensor with normalised name @name (always DINOLAB_DTYPE_F32), or NULL
- * if absent. Owned by @st. */
+ * if absent. Owned by @st and READ-ONLY: the data may point into the file's
+ * read-only mapping (copy it before changing it). */
 const DinolabArray *dinolab_safetensors_get          (const DinolabSafetensors *st,
                                                       const char               *name);
 

@@ -28,6 +28,7 @@
 #include <glib.h>
 
 #include "dinolab/hparams.h"
+#include "dinolab/io.h"
 #include "dinolab/params.h"
 #include "dinolab/rng.h"
 
@@ -85,6 +86,11 @@ gboolean      dinolab_model_load_weights (DinolabModel         *model,
                                           const char           *path,
                                           GError              **error);
 
+/* Same, from a file already read (read it once when the sizes come from it too). */
+gboolean      dinolab_model_load_safetensors (DinolabModel             *model,
+                                              const DinolabSafetensors *st,
+                                              GError                  **error);
+
 /* dinolab_model_save:
  * Writes the parameters (or, with @block non-NULL, that block laid out like the
  * parameters, e.g. gradients) to @path, with the hyperparameter JSON in the metadata.
@@ -106,6 +112,11 @@ gboolean      dinolab_model_hparams_from_file (const char     *path,
                                                DinolabHparams *hp,
                                                gboolean       *has_head,
                                                GError        **error);
+/* Same, from a file already read. */
+gboolean      dinolab_model_hparams_from_safetensors (const DinolabSafetensors *st,
+                                                      DinolabHparams           *hp,
+                                                      gboolean                 *has_head,
+                                                      GError                  **error);
 
 // ----------------------------------------------------------------------------
 // backbone

@@ -63,6 +63,7 @@ cmd_forward (int argc, char **argv)
         { NULL }
     };
     g_autoptr (GError) error = NULL;
+    g_autoptr (DinolabSafetensors) st = NULL;
     g_autoptr (DinolabModel) model = NULL;
     g_autoptr (DinolabArray) images = NULL;
     g_autoptr (DinolabBackboneWork) work = NULL;
@@ -81,13 +82,14 @@ cmd_forward (int argc, char **argv)
         return cli_fail ("forward", CLI_EXIT_USAGE, "--weights, --images and --out are required (see --help)");
 
     dinolab_hparams_init (&hp);
-    if (!dinolab_model_hparams_from_file (weights, &hp, &has_head, &error) ||
+    if (!(st = dinolab_safetensors_read (weights, NULL, &error)) ||
+        !dinolab_model_hparams_from_safetensors (st, &hp, &has_head, &error) ||
         !cli_apply_overrides (&hp, config, sets, &error) ||
         !(model = dinolab_model_new (&hp, has_head, &error)) ||
-        !dinolab_model_load_weights (model, weights, &error) ||
-        !(images = read_f32_ (images_path, "--images", 4, &error))) {
+        !dinolab_model_load_safetensors (model, st, &error) ||
+        !(images = read_f32_ (images_path, "--images", 4, &error)))
         return cli_fail_error ("forward", CLI_EXIT_USAGE, error);
-    }
+    g_clear_pointer (&st, dinolab_safetensors_free);
 
     N = (int) images->shape[0];
     C = (int) images->shape[1];
@@ -250,6 +252,8 @@ cmd_step (int argc, char **argv)
         return cli_fail ("step", CLI_EXIT_USAGE, "%s: expected [2, B, C, H, H] (two square global crops), found %s",
                          globals_path, s);
     }
+    if (!dinolab_model_check_input (student, C, Hg, Hg, &error))
+        return cli_fail ("step", CLI_EXIT_USAGE, "%s: %s", globals_path, error->message);
     if (locals != NULL && locals->shape[0] > 0) {
         n_local = (int) locals->shape[0];
         Hl = (int) locals->shape[3];
@@ -259,8 +263,6 @@ cmd_step (int argc, char **argv)
                              locals_path, B, C, s);
         }
     }
-    if (!dinolab_model_check_input (student, C, Hg, Hg, &error))
-        return cli_fail ("step", CLI_EXIT_USAGE, "%s: %s", globals_path, error->message);
     if (n_local > 0 && !dinolab_model_check_input (student, C, Hl, Hl, &error))
         return cli_fail ("step", CLI_EXIT_USAGE, "%s: %s", locals_path, error->message);
     if (center_path != NULL) {

@@ -302,30 +302,38 @@ dinolab_model_init_random (DinolabModel *model, guint64 seed)
 // files
 
 gboolean
+dinolab_model_load_safetensors (DinolabModel             *model,
+                                const DinolabSafetensors *st,
+                                GError                  **error)
+{
+    g_return_val_if_fail (model != NULL && st != NULL, FALSE);
+
+    /* check every tensor before copying any, so the model is unchanged on error */
+    for (guint i = 0; i < model->table.n; i++) {
+        const DinolabParamInfo *e = &model->table.info[i];
+        if (!dinolab_safetensors_get_f32 (st, e->name, e->ndim, e->shape, error))
+            return FALSE;
+    }
+    for (guint i = 0; i < model->table.n; i++) {
+        const DinolabParamInfo *e = &model->table.info[i];
+        memcpy (model->params + e->offset, dinolab_safetensors_get (st, e->name)->data,
+                e->numel * sizeof (float));
+    }
+    return TRUE;
+}
+
+gboolean
 dinolab_model_load_weights (DinolabModel *model,
                             const char   *path,
                             GError      **error)
 {
     g_autoptr (DinolabSafetensors) st = NULL;
-    g_autofree float *block = NULL;
 
     g_return_val_if_fail (model != NULL, FALSE);
     g_return_val_if_fail (path != NULL, FALSE);
 
     st = dinolab_safetensors_read (path, NULL, error);
-    if (st == NULL)
-        return FALSE;
-
-    block = g_new (float, model->table.total);
-    for (guint i = 0; i < model->table.n; i++) {
-        const DinolabParamInfo *e = &model->table.info[i];
-        const float *data = dinolab_safetensors_get_f32 (st, e->name, e->ndim, e->shape, error);
-        if (data == NULL)
-            return FALSE;
-        memcpy (block + e->offset, data, e->numel * sizeof (float));
-    }
-    memcpy (model->params, block, model->table.total * sizeof (float));
-    return TRUE;
+    return st != NULL && dinolab_model_load_safetensors (model, st, error);
 }
 
 gboolean
@@ -391,15 +399,26 @@ dinolab_model_hparams_from_file (const char     *path,
                                  GError        **error)
 {
     g_autoptr (DinolabSafetensors) st = NULL;
-    const DinolabArray *cls, *patch, *pos, *fc1, *v;
-    const char *json;
-    int depth = 0;
 
     g_return_val_if_fail (path != NULL && hp != NULL, FALSE);
 
     st = dinolab_safetensors_read (path, NULL, error);
-    if (st == NULL)
-        return FALSE;
+    return st != NULL && dinolab_model_hparams_from_safetensors (st, hp, has_head, error);
+}
+
+gboolean
+dinolab_model_hparams_from_safetensors (const DinolabSafetensors *st,
+                                        DinolabHparams           *hp,
+                                        gboolean                 *has_head,
+                                        GError                  **error)
+{
+    const DinolabArray *cls, *patch, *pos, *fc1, *v;
+    const char *json, *path;
+    int depth = 0;
+
+    g_return_val_if_fail (st != NULL && hp != NULL, FALSE);
+
+    path = dinolab_safetensors_get_path (st);
     if (has_head)
         *has_head = dinolab_safetensors_get (st, "head.last_layer.weight_v") != NULL;
 

@@ -14,12 +14,12 @@ G_BEGIN_DECLS
 #define DINOLAB_ERROR (dinolab_error_quark ())
 
 typedef enum {
-  DINOLAB_ERROR_INVALID_INPUT, /* bad argument, key, value, shape or file content */
-  DINOLAB_ERROR_IO,            /* a file could not be read or written */
-  DINOLAB_ERROR_CORRUPT,       /* a file is truncated or malformed */
-  DINOLAB_ERROR_CANCELLED,     /* the work was stopped on request */
-  DINOLAB_ERROR_DB,            /* the run store failed */
-  DINOLAB_ERROR_DIVERGED,      /* training produced a non-finite loss */
+    DINOLAB_ERROR_INVALID_INPUT, /* bad argument, key, value, shape or file content */
+    DINOLAB_ERROR_IO,            /* a file could not be read or written */
+    DINOLAB_ERROR_CORRUPT,       /* a file is truncated or malformed */
+    DINOLAB_ERROR_CANCELLED,     /* the work was stopped on request */
+    DINOLAB_ERROR_DB,            /* the run store failed */
+    DINOLAB_ERROR_DIVERGED,      /* training produced a non-finite loss */
 } DinolabErrorCode;
 
 GQuark dinolab_error_quark (void);

@@ -20,25 +20,25 @@ G_BEGIN_DECLS
 #define DINOLAB_PARAM_NAME_LEN 64
 
 typedef enum {
-  DINOLAB_PARAM_DECAY      = 1 << 0, /* in the weight-decay group (ndim > 1, not a bias) */
-  DINOLAB_PARAM_FROZEN     = 1 << 1, /* never trained (weight_g with norm_last_layer) */
-  DINOLAB_PARAM_LAST_LAYER = 1 << 2, /* name contains "last_layer": freeze_last_layer */
-  DINOLAB_PARAM_HEAD       = 1 << 3, /* belongs to the projection head */
+    DINOLAB_PARAM_DECAY      = 1 << 0, /* in the weight-decay group (ndim > 1, not a bias) */
+    DINOLAB_PARAM_FROZEN     = 1 << 1, /* never trained (weight_g with norm_last_layer) */
+    DINOLAB_PARAM_LAST_LAYER = 1 << 2, /* name contains "last_layer": freeze_last_layer */
+    DINOLAB_PARAM_HEAD       = 1 << 3, /* belongs to the projection head */
 } DinolabParamFlags;
 
 typedef struct {
-  char    name[DINOLAB_PARAM_NAME_LEN]; /* e.g. "blocks.3.attn.qkv.weight" */
-  int     ndim;
-  int64_t shape[DINOLAB_PARAM_MAX_DIMS];
-  size_t  offset;                        /* in floats, from the start of the block */
-  size_t  numel;
-  guint   flags;                         /* DinolabParamFlags */
+    char    name[DINOLAB_PARAM_NAME_LEN]; /* e.g. "blocks.3.attn.qkv.weight" */
+    int     ndim;
+    int64_t shape[DINOLAB_PARAM_MAX_DIMS];
+    size_t  offset;                        /* in floats, from the start of the block */
+    size_t  numel;
+    guint   flags;                         /* DinolabParamFlags */
 } DinolabParamInfo;
 
 typedef struct {
-  DinolabParamInfo *info;   /* n entries, in block order */
-  guint             n;
-  size_t            total;  /* floats in the block = sum of numel */
+    DinolabParamInfo *info;   /* n entries, in block order */
+    guint             n;
+    size_t            total;  /* floats in the block = sum of numel */
 } DinolabParamTable;
 
 /* dinolab_param_table_lookup:

@@ -28,6 +28,7 @@
 
 #include "dinolab/error.h"
 #include "dinolab/io.h"
+#include "io-private.h"
 
 /* Same cap as for safetensors headers: a real .npy header is well under 1 kB. */
 #define NPY_MAX_HEADER_LEN  100000000u
@@ -36,11 +37,7 @@
 #define NPY_GROWTH_DIGITS   21
 
 // ----------------------------------------------------------------------------
-// File access shared with safetensors.c (no private header exists for io yet, so
-// safetensors.c repeats these prototypes): mapping a file for reading, and the
-// crash-safe writer.
-
-GMappedFile *_dinolab_io_map (const char *path, GError **error);
+// File access shared with safetensors.c (declared in io-private.h)
 
 /* Maps @path read-only. Errors (DINOLAB_ERROR_IO) read "<path>: cannot open: <reason>"
  * rather than GLib's longer wording; a directory or FIFO is refused before open()
@@ -83,12 +80,6 @@ _dinolab_io_map (const char *path, GError **error)
 // Sticky error, as in SQLite's *pRc: once a write fails, later writes do nothing and
 // _close() reports the first failure, so callers write straight down and check once.
 
-typedef struct DinolabAtomicFile DinolabAtomicFile;
-
-DinolabAtomicFile *_dinolab_atomic_file_open      (const char *path, GError **error);
-void               _dinolab_atomic_file_write     (DinolabAtomicFile *af, const void *data, size_t size);
-void               _dinolab_atomic_file_write_f32 (DinolabAtomicFile *af, const float *data, size_t n);
-gboolean           _dinolab_atomic_file_close     (DinolabAtomicFile *af, GError **error);
 
 struct DinolabAtomicFile {
     char   *path;      /* final name */

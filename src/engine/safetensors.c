@@ -30,24 +30,13 @@
 
 #include "dinolab/error.h"
 #include "dinolab/io.h"
+#include "io-private.h"
 
 /* The reference implementation's MAX_HEADER_SIZE. */
 #define ST_MAX_HEADER_LEN 100000000u
 /* A real header nests 3 deep (root, tensor, shape). The cap keeps json-glib's
  * recursive parser from overflowing the stack on "[[[[...". */
 #define ST_MAX_JSON_DEPTH 32
-
-// ----------------------------------------------------------------------------
-// File access, defined in npy.c (see there).
-
-GMappedFile       *_dinolab_io_map                (const char *path, GError **error);
-
-typedef struct DinolabAtomicFile DinolabAtomicFile;
-
-DinolabAtomicFile *_dinolab_atomic_file_open      (const char *path, GError **error);
-void               _dinolab_atomic_file_write     (DinolabAtomicFile *af, const void *data, size_t size);
-void               _dinolab_atomic_file_write_f32 (DinolabAtomicFile *af, const float *data, size_t n);
-gboolean           _dinolab_atomic_file_close     (DinolabAtomicFile *af, GError **error);
 
 // ----------------------------------------------------------------------------
 // The object

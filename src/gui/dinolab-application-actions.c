@@ -20,8 +20,8 @@
 #include "dinolab-application-private.h"
 
 static void
-dinolab_application_about (GSimpleAction *action,
-                           GVariant      *parameter,
+dinolab_application_about (GSimpleAction *action G_GNUC_UNUSED,
+                           GVariant      *parameter G_GNUC_UNUSED,
                            gpointer       user_data)
 {
   DinolabApplication *self = user_data;
@@ -47,20 +47,20 @@ dinolab_application_about (GSimpleAction *action,
 }
 
 static void
-dinolab_application_quit (GSimpleAction *action,
-                          GVariant      *parameter,
+dinolab_application_quit (GSimpleAction *action G_GNUC_UNUSED,
+                          GVariant      *parameter G_GNUC_UNUSED,
                           gpointer       user_data)
 {
   DinolabApplication *self = user_data;
-  GList *windows;
+  GList *windows = NULL;
   GList *l;
 
   g_assert (DINOLAB_IS_APPLICATION (self));
 
   /* Close rather than destroy: close-request is where a window saves its
    * size. Hold a reference on each, since closing one may destroy another. */
-  windows = g_list_copy_deep (gtk_application_get_windows (GTK_APPLICATION (self)),
-                              (GCopyFunc) g_object_ref, NULL);
+  for (l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    windows = g_list_prepend (windows, g_object_ref (l->data));
   for (l = windows; l != NULL; l = l->next)
     gtk_window_close (l->data);
   g_list_free_full (windows, g_object_unref);
@@ -69,8 +69,8 @@ dinolab_application_quit (GSimpleAction *action,
 }
 
 static const GActionEntry dinolab_application_entries[] = {
-  { "about", dinolab_application_about },
-  { "quit",  dinolab_application_quit },
+  { .name = "about", .activate = dinolab_application_about },
+  { .name = "quit",  .activate = dinolab_application_quit },
 };
 
 void

@@ -109,7 +109,7 @@ dinolab_application_class_init (DinolabApplicationClass *klass)
 }
 
 static void
-dinolab_application_init (DinolabApplication *self)
+dinolab_application_init (DinolabApplication *self G_GNUC_UNUSED)
 {
 }
 

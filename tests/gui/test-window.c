@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * test-window.c: the application shell on a real X server (Xvfb): the main
+ * window opens with its header bar, menu and welcome page; app.about opens the
+ * About window; win.show-help-overlay the shortcuts window; a resize made from
+ * outside (as a window manager would) is saved to GSettings and restored; the
+ * German translation is used under LANGUAGE=de; app.quit ends
+ * g_application_run(). It does not test the engine.
+ *
+ * Every window that is looked at is also rendered to a PNG in
+ * $DINOLAB_SCREENSHOT_DIR (meson: build/tests/gui/screenshots/) for a person to
+ * look at, and its pixels are checked: a window that did not draw (one flat
+ * colour) or lost its icon (no green of the dinosaur) fails.
+ *
+ * Needs: GSETTINGS_SCHEMA_DIR=build/data, GSETTINGS_BACKEND=memory,
+ * GDK_BACKEND=x11, GTK_A11Y=none, DINOLAB_LOCALEDIR=build/po (meson sets them).
+ */
+#define G_LOG_DOMAIN "test-window"
+
+#include "config.h"
+
+#include <locale.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <adwaita.h>
+#include <gdk/x11/gdkx.h>
+
+#include "dinolab-application.h"
+#include "dinolab-window.h"
+
+static DinolabApplication *app;  /* registered once in main(), shared by the tests */
+static char *shot_dir;
+
+/* The first window's size, put in GSettings before it opens. It differs from
+ * the template's and the schema's 960x640, so seeing it proves the restore. */
+#define FIRST_WIDTH  1000
+#define FIRST_HEIGHT 680
+
+// ---- waiting on the main loop ------------------------------------------------
+
+static gboolean timed_out;
+
+static gboolean
+on_timeout (gpointer data G_GNUC_UNUSED)
+{
+    timed_out = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+/* Spins the main loop until @cond holds or @ms milliseconds have passed. */
+#define WAIT_UNTIL(cond, ms) G_STMT_START {                       \
+        guint wait_id_;                                           \
+        timed_out = FALSE;                                        \
+        wait_id_ = g_timeout_add ((ms), on_timeout, NULL);        \
+        while (!(cond) && !timed_out)                             \
+            g_main_context_iteration (NULL, TRUE);                \
+        if (!timed_out)                                           \
+            g_source_remove (wait_id_);                           \
+    } G_STMT_END
+
+// ---- finding widgets -------------------------------------------------------------
+
+/* Depth-first search for the first descendant of @root (or @root) of @type. */
+static GtkWidget *
+find_descendant (GtkWidget *root, GType type)
+{
+    GtkWidget *child;
+
+    if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+        return root;
+    for (child = gtk_widget_get_first_child (root); child != NULL;
+         child = gtk_widget_get_next_sibling (child)) {
+        GtkWidget *found = find_descendant (child, type);
+        if (found != NULL)
+            return found;
+    }
+    return NULL;
+}
+
+/* The first GtkLabel under @root whose text is @text, or NULL. */
+static GtkWidget *
+find_label (GtkWidget *root, const char *text)
+{
+    GtkWidget *child;
+
+    if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0)
+        return root;
+    for (child = gtk_widget_get_first_child (root); child != NULL;
+         child = gtk_widget_get_next_sibling (child)) {
+        GtkWidget *found = find_label (child, text);
+        if (found != NULL)
+            return found;
+    }
+    return NULL;
+}
+
+/* The first toplevel of @type, or NULL. */
+static GtkWindow *
+find_toplevel (GType type)
+{
+    GListModel *toplevels = gtk_window_get_toplevels ();
+    GtkWindow *found = NULL;
+    guint i;
+
+    for (i = 0; i < g_list_model_get_n_items (toplevels) && found == NULL; i++) {
+        GtkWindow *window = g_list_model_get_item (toplevels, i);
+        if (G_TYPE_CHECK_INSTANCE_TYPE (window, type))
+            found = window;
+        g_object_unref (window);  /* the list keeps its own reference */
+    }
+    return found;
+}
+
+/* The application's main window, or NULL. */
+static DinolabWindow *
+find_main_window (void)
+{
+    GList *l;
+
+    for (l = gtk_application_get_windows (GTK_APPLICATION (app)); l != NULL; l = l->next)
+        if (DINOLAB_IS_WINDOW (l->data))
+            return l->data;
+    return NULL;
+}
+
+static gboolean
+toplevel_is_mapped (GType type)
+{
+    GtkWindow *window = find_toplevel (type);
+    return window != NULL && gtk_widget_get_mapped (GTK_WIDGET (window));
+}
+
+// ---- screenshots and their pixels -------------------------------------------------
+
+typedef struct {
+    int    width, height;
+    double dominant_share;  /* share of pixels with the most common colour */
+    guint  n_colours;       /* distinct colours, 4 bits a channel */
+    guint  n_green;         /* pixels of the icon's dinosaur green */
+} ShotStats;
+
+/* Renders @widget (mapped) with its window's renderer, the public route to a
+ * widget's pixels in GTK 4.8. Returns a new texture or NULL. */
+static GdkTexture *
+render_widget (GtkWidget *widget)
+{
+    int w = gtk_widget_get_width (widget);
+    int h = gtk_widget_get_height (widget);
+    GdkPaintable *paintable;
+    GtkSnapshot *snapshot;
+    GskRenderNode *node;
+    GskRenderer *renderer;
+    GdkTexture *texture;
+
+    if (w <= 0 || h <= 0)
+        return NULL;
+    paintable = gtk_widget_paintable_new (widget);
+    snapshot = gtk_snapshot_new ();
+    gdk_paintable_snapshot (paintable, snapshot, w, h);
+    node = gtk_snapshot_free_to_node (snapshot);
+    g_object_unref (paintable);
+    if (node == NULL)
+        return NULL;
+    renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+    texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+    gsk_render_node_unref (node);
+    return texture;
+}
+
+/* Saves @widget as <shot_dir>/<name>.png and measures its pixels into @stats. */
+static void
+take_screenshot (GtkWidget *widget, const char *name, ShotStats *stats)
+{
+    g_autoptr(GdkTexture) texture = NULL;
+    g_autofree char *path = g_strdup_printf ("%s/%s.png", shot_dir, name);
+    g_autofree guchar *pixels = NULL;
+    g_autofree guint *histogram = g_new0 (guint, 4096);
+    gsize stride;
+    guint max_count = 0;
+    int x, y, i;
+
+    gtk_test_widget_wait_for_draw (widget);
+    texture = render_widget (widget);
+    g_assert_nonnull (texture);
+    g_assert_true (gdk_texture_save_to_png (texture, path));
+    g_test_message ("screenshot: %s", path);
+
+    memset (stats, 0, sizeof *stats);
+    stats->width = gdk_texture_get_width (texture);
+    stats->height = gdk_texture_get_height (texture);
+    stride = (gsize) stats->width * 4;
+    pixels = g_malloc (stride * stats->height);
+    gdk_texture_download (texture, pixels, stride);
+
+    /* CAIRO_FORMAT_ARGB32 in memory on a little-endian machine: B, G, R, A. */
+    for (y = 0; y < stats->height; y++) {
+        const guchar *row = pixels + y * stride;
+        for (x = 0; x < stats->width; x++) {
+            int b = row[4 * x], g = row[4 * x + 1], r = row[4 * x + 2];
+            histogram[((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4)]++;
+            if (g >= 140 && g - r >= 60 && g - b >= 40)
+                stats->n_green++;
+        }
+    }
+    for (i = 0; i < 4096; i++) {
+        if (histogram[i] > 0)
+            stats->n_colours++;
+        max_count = MAX (max_count, histogram[i]);
+    }
+    stats->dominant_share = (double) max_count / ((double) stats->width * stats->height);
+    g_test_message ("%s: %dx%d, %u colours, most common %.1f %%, %u green pixels",
+                    name, stats->width, stats->height, stats->n_colours,
+                    100.0 * stats->dominant_share, stats->n_green);
+}
+
+/* A window that drew its content has many colours and no colour everywhere. */
+static void
+assert_drawn (const ShotStats *stats)
+{
+    g_assert_cmpint (stats->width, >, 100);
+    g_assert_cmpint (stats->height, >, 100);
+    g_assert_cmpuint (stats->n_colours, >, 8);  /* antialiased text alone gives ~14 */
+    g_assert_cmpfloat (stats->dominant_share, <, 0.97);
+}
+
+/* Checks the menu model of the primary menu button: @labels in order, each
+ * with an action the window or the application really has. */
+static void
+assert_primary_menu (DinolabWindow *window, const char * const *labels)
+{
+    GtkWidget *button = find_descendant (GTK_WIDGET (window), GTK_TYPE_MENU_BUTTON);
+    GMenuModel *menu;
+    GMenuModel *section;
+    int n, i;
+
+    g_assert_nonnull (button);
+    g_assert_true (gtk_menu_button_get_primary (GTK_MENU_BUTTON (button)));
+    menu = gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (button));
+    g_assert_nonnull (menu);
+    g_assert_cmpint (g_menu_model_get_n_items (menu), ==, 1);
+    section = g_menu_model_get_item_link (menu, 0, G_MENU_LINK_SECTION);
+    g_assert_nonnull (section);
+    n = g_menu_model_get_n_items (section);
+    g_assert_cmpint (n, ==, (int) g_strv_length ((char **) labels));
+    for (i = 0; i < n; i++) {
+        g_autofree char *label = NULL;
+        g_autofree char *action = NULL;
+        GActionGroup *group = NULL;
+
+        g_assert_true (g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_LABEL, "s", &label));
+        g_assert_true (g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_ACTION, "s", &action));
+        g_assert_cmpstr (label, ==, labels[i]);
+        /* no dead items: every action exists and is enabled */
+        if (g_str_has_prefix (action, "app."))
+            group = G_ACTION_GROUP (app);
+        else if (g_str_has_prefix (action, "win."))
+            group = G_ACTION_GROUP (window);
+        else
+            g_assert_not_reached ();
+        g_assert_true (g_action_group_has_action (group, action + 4));
+        g_assert_true (g_action_group_get_action_enabled (group, action + 4));
+    }
+    g_object_unref (section);
+}
+
+// ---- the tests -------------------------------------------------------------------
+
+static void
+test_window_opens (void)
+{
+    DinolabWindow *window;
+    GtkWidget *header;
+    GtkWidget *status;
+    GtkWidget *menu_button;
+    GtkWidget *popover;
+    GtkIconTheme *theme;
+    ShotStats stats;
+    int width, height;
+    static const char * const labels[] = { "_Keyboard Shortcuts", "_About Dinolab", NULL };
+
+    g_application_activate (G_APPLICATION (app));
+    window = find_main_window ();
+    g_assert_nonnull (window);
+    WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 5000);
+    g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (window)));
+    gtk_test_widget_wait_for_draw (GTK_WIDGET (window));  /* allocated and drawn */
+
+    /* the size comes from the settings */
+    gtk_window_get_default_size (GTK_WINDOW (window), &width, &height);
+    g_assert_cmpint (width, ==, FIRST_WIDTH);
+    g_assert_cmpint (height, ==, FIRST_HEIGHT);
+    g_assert_cmpint (gdk_surface_get_width (gtk_native_get_surface (GTK_NATIVE (window))), ==, FIRST_WIDTH);
+
+    g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), ==, "Dinolab");
+    header = find_descendant (GTK_WIDGET (window), ADW_TYPE_HEADER_BAR);
+    g_assert_nonnull (header);
+    g_assert_true (gtk_widget_get_mapped (header));
+    g_assert_cmpint (gtk_widget_get_height (header), >, 20);
+    g_assert_nonnull (find_label (header, "Dinolab"));  /* the title is shown */
+    assert_primary_menu (window, labels);
+
+    status = find_descendant (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE);
+    g_assert_nonnull (status);
+    g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (status)), ==, "Dinolab");
+    g_assert_cmpstr (adw_status_page_get_description (ADW_STATUS_PAGE (status)), ==,
+                     "Self-supervised vision transformers, trained on your computer.");
+    g_assert_cmpstr (adw_status_page_get_icon_name (ADW_STATUS_PAGE (status)), ==, DINOLAB_ICON_NAME);
+    /* found in the GResource's icons/, so it shows without installing */
+    theme = gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (window)));
+    g_assert_true (gtk_icon_theme_has_icon (theme, DINOLAB_ICON_NAME));
+    g_assert_true (gtk_icon_theme_has_icon (theme, DINOLAB_ICON_NAME "-symbolic"));
+
+    take_screenshot (GTK_WIDGET (window), "main-window", &stats);
+    assert_drawn (&stats);
+    g_assert_cmpuint (stats.n_green, >, 2000);  /* the 128 px icon on the welcome page */
+
+    /* the primary menu opens and shows its two items */
+    menu_button = find_descendant (header, GTK_TYPE_MENU_BUTTON);
+    gtk_menu_button_popup (GTK_MENU_BUTTON (menu_button));
+    popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (menu_button)));
+    g_assert_nonnull (popover);
+    WAIT_UNTIL (gtk_widget_get_mapped (popover), 5000);
+    g_assert_true (gtk_widget_get_mapped (popover));
+    g_assert_nonnull (find_label (popover, "Keyboard Shortcuts"));
+    g_assert_nonnull (find_label (popover, "About Dinolab"));
+    take_screenshot (popover, "primary-menu", &stats);
+    assert_drawn (&stats);
+    gtk_menu_button_popdown (GTK_MENU_BUTTON (menu_button));
+    WAIT_UNTIL (!gtk_widget_get_mapped (popover), 5000);
+    g_assert_false (gtk_widget_get_mapped (popover));
+}
+
+static void
+test_window_about (void)
+{
+    DinolabWindow *window = find_main_window ();
+    GtkWindow *about;
+    g_autofree char *name = NULL;
+    g_autofree char *version = NULL;
+    g_autofree char *developer = NULL;
+    g_autofree char *icon = NULL;
+    GtkLicense license;
+    ShotStats stats;
+
+    g_assert_nonnull (window);
+    g_assert_null (find_toplevel (ADW_TYPE_ABOUT_WINDOW));
+    g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+    WAIT_UNTIL (toplevel_is_mapped (ADW_TYPE_ABOUT_WINDOW), 5000);
+    about = find_toplevel (ADW_TYPE_ABOUT_WINDOW);
+    g_assert_nonnull (about);
+    g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (about)));
+
+    g_object_get (about,
+                  "application-name", &name,
+                  "version", &version,
+                  "developer-name", &developer,
+                  "application-icon", &icon,
+                  "license-type", &license,
+                  NULL);
+    g_assert_cmpstr (name, ==, "Dinolab");
+    g_assert_cmpstr (version, ==, PACKAGE_VERSION);
+    g_assert_cmpstr (developer, ==, "The Dinolab developers");
+    g_assert_cmpstr (icon, ==, DINOLAB_ICON_NAME);
+    g_assert_cmpint (license, ==, GTK_LICENSE_GPL_3_0);
+    g_assert_true (gtk_window_get_transient_for (about) == GTK_WINDOW (window));
+    g_assert_true (gtk_window_get_modal (about));
+
+    take_screenshot (GTK_WIDGET (about), "about-window", &stats);
+    assert_drawn (&stats);
+    g_assert_cmpuint (stats.n_green, >, 2000);  /* its 128 px application icon */
+
+    gtk_window_close (about);
+    WAIT_UNTIL (find_toplevel (ADW_TYPE_ABOUT_WINDOW) == NULL, 5000);
+    g_assert_null (find_toplevel (ADW_TYPE_ABOUT_WINDOW));
+}
+
+static void
+test_window_shortcuts (void)
+{
+    DinolabWindow *window = find_main_window ();
+    g_auto(GStrv) quit_accels = NULL;
+    g_auto(GStrv) help_accels = NULL;
+    g_auto(GStrv) actions = NULL;
+    GtkWindow *shortcuts;
+    ShotStats stats;
+
+    g_assert_nonnull (window);
+    quit_accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "app.quit");
+    g_assert_true (g_strv_contains ((const char * const *) quit_accels, "<Control>q"));
+    help_accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app),
+                                                         "win.show-help-overlay");
+    g_assert_true (g_strv_contains ((const char * const *) help_accels, "<Control>question"));
+    actions = gtk_application_get_actions_for_accel (GTK_APPLICATION (app), "<Control>q");
+    g_assert_true (g_strv_contains ((const char * const *) actions, "app.quit"));
+
+    g_action_group_activate_action (G_ACTION_GROUP (window), "show-help-overlay", NULL);
+    WAIT_UNTIL (toplevel_is_mapped (GTK_TYPE_SHORTCUTS_WINDOW), 5000);
+    shortcuts = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+    g_assert_nonnull (shortcuts);
+    g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (shortcuts)));
+    g_assert_nonnull (find_label (GTK_WIDGET (shortcuts), "Quit"));
+
+    take_screenshot (GTK_WIDGET (shortcuts), "shortcuts-window", &stats);
+    assert_drawn (&stats);
+
+    gtk_window_close (shortcuts);
+    WAIT_UNTIL (!toplevel_is_mapped (GTK_TYPE_SHORTCUTS_WINDOW), 5000);
+    g_assert_false (toplevel_is_mapped (GTK_TYPE_SHORTCUTS_WINDOW));
+}
+
+static gboolean
+default_size_is (GtkWindow *window, int want_width, int want_height)
+{
+    int width, height;
+
+    gtk_window_get_default_size (window, &width, &height);
+    return width == want_width && height == want_height;
+}
+
+/* Resizes the X window from outside, as a user dragging its edge would, and
+ * checks the new size reaches GSettings on close and comes back on reopen. */
+static void
+test_window_size_saved (void)
+{
+    g_autoptr(GSettings) settings = g_settings_new (DINOLAB_SETTINGS_SCHEMA_ID);
+    DinolabWindow *window = find_main_window ();
+    g_autofree char *xdotool = g_find_program_in_path ("xdotool");
+    g_autofree char *command = NULL;
+    g_autofree char *err = NULL;
+    GdkSurface *surface;
+    int status = -1;
+
+    g_assert_nonnull (window);
+    if (xdotool == NULL) {
+        g_test_skip ("xdotool is not installed (build-aux/setup-debian.sh installs it)");
+        return;
+    }
+    surface = gtk_native_get_surface (GTK_NATIVE (window));
+    g_assert_true (GDK_IS_X11_SURFACE (surface));
+    command = g_strdup_printf ("%s windowsize %lu 720 500", xdotool,
+                               (gulong) gdk_x11_surface_get_xid (surface));
+    g_assert_true (g_spawn_command_line_sync (command, NULL, &err, &status, NULL));
+    g_assert_cmpstr (err, ==, "");
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+
+    WAIT_UNTIL (default_size_is (GTK_WINDOW (window), 720, 500), 5000);
+    g_assert_true (default_size_is (GTK_WINDOW (window), 720, 500));
+    /* not saved on every resize, only when the window closes */
+    g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, FIRST_WIDTH);
+
+    gtk_window_close (GTK_WINDOW (window));
+    g_assert_null (find_main_window ());
+    g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 720);
+    g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 500);
+    g_assert_false (g_settings_get_boolean (settings, "window-maximized"));
+
+    /* a new window starts at the saved size */
+    g_application_activate (G_APPLICATION (app));
+    window = find_main_window ();
+    g_assert_nonnull (window);
+    WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 5000);
+    g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (window)));
+    g_assert_true (default_size_is (GTK_WINDOW (window), 720, 500));
+    surface = gtk_native_get_surface (GTK_NATIVE (window));
+    WAIT_UNTIL (gdk_surface_get_width (surface) == 720, 5000);
+    g_assert_cmpint (gdk_surface_get_width (surface), ==, 720);
+    g_assert_cmpint (gdk_surface_get_height (surface), ==, 500);
+}
+
+/* Under LANGUAGE=de a new window comes up in German (the window title is the
+ * product name, "Dinolab", in every language). */
+static void
+test_window_translation (void)
+{
+    const char *messages_locale = setlocale (LC_MESSAGES, NULL);
+    GtkWidget *window;
+    GtkWidget *status;
+    GtkWidget *header;
+    ShotStats stats;
+    static const char * const labels[] = { "_Tastenkürzel", "_Info zu Dinolab", NULL };
+
+    if (g_strcmp0 (messages_locale, "C") == 0 || g_strcmp0 (messages_locale, "POSIX") == 0) {
+        g_test_fail_printf ("LC_MESSAGES is %s, which ignores LANGUAGE: run with LANG=C.UTF-8",
+                            messages_locale);
+        return;
+    }
+
+    g_setenv ("LANGUAGE", "de", TRUE);
+    setlocale (LC_MESSAGES, "");  /* makes gettext drop its cached lookups */
+
+    g_assert_cmpstr (_("Main Menu"), ==, "Hauptmenü");
+    window = GTK_WIDGET (dinolab_window_new (app));
+    gtk_window_present (GTK_WINDOW (window));
+    WAIT_UNTIL (gtk_widget_get_mapped (window), 5000);
+    g_assert_true (gtk_widget_get_mapped (window));
+    gtk_test_widget_wait_for_draw (window);
+
+    g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), ==, "Dinolab");
+    header = find_descendant (window, ADW_TYPE_HEADER_BAR);
+    g_assert_nonnull (find_label (header, "Dinolab"));
+    g_assert_cmpstr (gtk_widget_get_tooltip_text (find_descendant (header, GTK_TYPE_MENU_BUTTON)),
+                     ==, "Hauptmenü");
+    status = find_descendant (window, ADW_TYPE_STATUS_PAGE);
+    g_assert_cmpstr (adw_status_page_get_description (ADW_STATUS_PAGE (status)), ==,
+                     "Selbstüberwachte Vision-Transformer, auf Ihrem Rechner trainiert.");
+    assert_primary_menu (DINOLAB_WINDOW (window), labels);
+
+    take_screenshot (window, "main-window-de", &stats);
+    assert_drawn (&stats);
+
+    gtk_window_destroy (GTK_WINDOW (window));
+    g_unsetenv ("LANGUAGE");
+    setlocale (LC_MESSAGES, "");
+    g_assert_cmpstr (_("Main Menu"), ==, "Main Menu");
+}
+
+static gboolean quit_requested;
+static gboolean watchdog_fired;
+
+static gboolean
+quit_when_mapped (gpointer data G_GNUC_UNUSED)
+{
+    DinolabWindow *window = find_main_window ();
+
+    if (window == NULL || !gtk_widget_get_mapped (GTK_WIDGET (window)))
+        return G_SOURCE_CONTINUE;
+    gtk_window_set_default_size (GTK_WINDOW (window), 800, 600);
+    quit_requested = TRUE;
+    g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+watchdog (gpointer data G_GNUC_UNUSED)
+{
+    watchdog_fired = TRUE;
+    g_application_quit (G_APPLICATION (app));
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs the real main loop: g_application_run() returns only when app.quit has
+ * closed the windows (saving their size) and quit. Must run last. */
+static void
+test_app_quit (void)
+{
+    g_autoptr(GSettings) settings = g_settings_new (DINOLAB_SETTINGS_SCHEMA_ID);
+    guint watchdog_id;
+    int status;
+
+    g_timeout_add (50, quit_when_mapped, NULL);
+    watchdog_id = g_timeout_add_seconds (20, watchdog, NULL);
+    status = g_application_run (G_APPLICATION (app), 0, NULL);
+    if (!watchdog_fired)
+        g_source_remove (watchdog_id);
+
+    g_assert_false (watchdog_fired);
+    g_assert_true (quit_requested);
+    g_assert_cmpint (status, ==, 0);
+    g_assert_null (gtk_application_get_windows (GTK_APPLICATION (app)));
+    g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 800);
+    g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 600);
+}
+
+int
+main (int argc, char **argv)
+{
+    const char *localedir = g_getenv ("DINOLAB_LOCALEDIR");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GSettings) settings = NULL;
+    const char *locale;
+    int ret;
+
+    /* LANGUAGE works only in a non-C locale; this image has C.UTF-8 only.
+     * gtk_test_init() then tries en_US.UTF-8 and keeps this one when it fails. */
+    locale = setlocale (LC_ALL, "");
+    if (locale == NULL || strcmp (locale, "C") == 0 || strcmp (locale, "POSIX") == 0)
+        setlocale (LC_ALL, "C.UTF-8");
+    g_unsetenv ("LANGUAGE");
+    bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
+    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+    textdomain (GETTEXT_PACKAGE);
+
+    gtk_test_init (&argc, &argv, NULL);  /* makes warnings and criticals fatal */
+
+    shot_dir = g_strdup (g_getenv ("DINOLAB_SCREENSHOT_DIR"));
+    if (shot_dir == NULL)
+        shot_dir = g_build_filename (g_get_current_dir (), "screenshots", NULL);
+    g_assert_cmpint (g_mkdir_with_parents (shot_dir, 0755), ==, 0);
+
+    /* Not unique: a Dinolab already running on the developer's session bus
+     * must not receive the test's windows. */
+    app = dinolab_application_new ();
+    g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+    if (!g_application_register (G_APPLICATION (app), NULL, &error))
+        g_error ("registering the application: %s", error->message);
+
+    settings = g_settings_new (DINOLAB_SETTINGS_SCHEMA_ID);
+    g_settings_set_int (settings, "window-width", FIRST_WIDTH);
+    g_settings_set_int (settings, "window-height", FIRST_HEIGHT);
+
+    g_test_add_func ("/gui/window/opens", test_window_opens);
+    g_test_add_func ("/gui/window/about", test_window_about);
+    g_test_add_func ("/gui/window/shortcuts", test_window_shortcuts);
+    g_test_add_func ("/gui/window/size-saved", test_window_size_saved);
+    g_test_add_func ("/gui/window/translation", test_window_translation);
+    g_test_add_func ("/gui/app/quit", test_app_quit);
+
+    ret = g_test_run ();
+    g_object_unref (app);
+    g_free (shot_dir);
+    return ret;
+}

@@ -52,6 +52,15 @@ DinolabModel *dinolab_model_new          (const DinolabHparams *hp,
                                           GError              **error);
 void          dinolab_model_free         (DinolabModel         *model);
 
+/* dinolab_model_count_flops:
+ * Matrix-product FLOPs (2*M*N*K for every product) of one forward pass of one image
+ * of @height x @width through the backbone, plus one head row when @with_head. The
+ * backward of a product costs twice its forward. For benchmarks. */
+double        dinolab_model_count_flops  (const DinolabModel   *model,
+                                          int                   height,
+                                          int                   width,
+                                          gboolean              with_head);
+
 /* Allocates the (zeroed) gradient block; a teacher never needs one. Idempotent. */
 void          dinolab_model_enable_grads (DinolabModel         *model);
 

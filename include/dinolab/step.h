@@ -34,6 +34,11 @@ typedef struct {
     double teacher_temp;     /* teacher temperature used (student_temp without sharpening) */
     double grad_norm;        /* global gradient norm before clipping */
     double center_norm;      /* L2 norm of the center after its update */
+    /* wall time of the phases, in seconds (for benchmarks) */
+    double time_teacher;     /* teacher forward on the globals */
+    double time_student;     /* student forward on all crops, head and loss */
+    double time_backward;    /* head and backbone backward */
+    double time_update;      /* clipping, optimizer, EMA, center */
 } DinolabStepMetrics;
 
 typedef struct DinolabStepper DinolabStepper;

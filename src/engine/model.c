@@ -192,6 +192,33 @@ dinolab_model_free (DinolabModel *model)
     g_free (model);
 }
 
+double
+dinolab_model_count_flops (const DinolabModel *model,
+                           int                 height,
+                           int                 width,
+                           gboolean            with_head)
+{
+    const DinolabModel *m = model;
+    double Np, T, D, flops;
+
+    g_return_val_if_fail (model != NULL, 0.0);
+
+    Np = (double) (height / m->p) * (width / m->p);
+    T = 1.0 + Np;
+    D = m->D;
+    flops = 2.0 * Np * m->C * m->p * m->p * D;            /* patch embedding */
+    flops += m->L * (2.0 * T * D * 3 * D                   /* qkv */
+                     + 2.0 * 2.0 * T * T * D               /* q k^T and P v, all heads */
+                     + 2.0 * T * D * D                     /* proj */
+                     + 2.0 * 2.0 * T * D * m->H4);         /* fc1, fc2 */
+    if (with_head && m->has_head) {
+        for (int i = 0; i < m->nlin; i++)
+            flops += 2.0 * m->head[i].in * m->head[i].out;
+        flops += 2.0 * m->bn * m->K;
+    }
+    return flops;
+}
+
 void
 dinolab_model_enable_grads (DinolabModel *model)
 {

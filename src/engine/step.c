@@ -136,6 +136,7 @@ dinolab_stepper_forward_backward (DinolabStepper     *stepper,
     DinolabLossStats stats;
     size_t rows_g, D;
     const float *dinp;
+    gint64 t0, t1;
 
     g_return_val_if_fail (stepper != NULL && globals != NULL && metrics != NULL, FALSE);
     g_return_val_if_fail (stepper->n_local == 0 || locals != NULL, FALSE);
@@ -162,9 +163,12 @@ dinolab_stepper_forward_backward (DinolabStepper     *stepper,
         : hp->student_temp;
 
     /* 2. teacher on the globals, student on every crop, crop-major rows */
+    t0 = g_get_monotonic_time ();
     dinolab_backbone_forward (s->teacher, s->teacher_bb, globals, NULL);
     dinolab_head_forward (s->teacher, s->teacher_head, dinolab_backbone_work_get_cls (s->teacher_bb),
                           (int) rows_g);
+    t1 = g_get_monotonic_time ();
+    metrics->time_teacher = (t1 - t0) * 1e-6;
 
     dinolab_backbone_forward (s->student, s->student_g, globals, rng);
     memcpy (s->head_in, dinolab_backbone_work_get_cls (s->student_g), rows_g * D * sizeof (float));
@@ -185,6 +189,8 @@ dinolab_stepper_forward_backward (DinolabStepper     *stepper,
                      "the loss is not finite (%g) at iteration %" G_GINT64_FORMAT, stats.loss, it);
         return FALSE;
     }
+    t0 = g_get_monotonic_time ();
+    metrics->time_student = (t0 - t1) * 1e-6;
     metrics->loss = stats.loss;
     metrics->teacher_entropy = stats.teacher_entropy;
     metrics->kl = stats.kl;
@@ -197,6 +203,7 @@ dinolab_stepper_forward_backward (DinolabStepper     *stepper,
     dinolab_backbone_backward (s->student, s->student_g, dinp);
     if (s->n_local > 0)
         dinolab_backbone_backward (s->student, s->student_l, dinp + rows_g * D);
+    metrics->time_backward = (g_get_monotonic_time () - t0) * 1e-6;
     return TRUE;
 }
 
@@ -209,6 +216,7 @@ dinolab_stepper_update (DinolabStepper     *stepper,
     const DinolabParamTable *table;
     float *params, *grads;
     double cn = 0.0;
+    gint64 t0 = g_get_monotonic_time ();
 
     g_return_if_fail (stepper != NULL && metrics != NULL);
 
@@ -232,6 +240,7 @@ dinolab_stepper_update (DinolabStepper     *stepper,
     for (int k = 0; k < s->K; k++)
         cn += (double) s->center[k] * s->center[k];
     metrics->center_norm = sqrt (cn);
+    metrics->time_update = (g_get_monotonic_time () - t0) * 1e-6;
 }
 
 gboolean

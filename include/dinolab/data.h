@@ -21,7 +21,11 @@
  *                              folder of images (no labels); anything gdk-pixbuf reads
  *   npy:/path/images.npy       uint8 N x H x W or N x H x W x C, labels.npy beside it
  *                              if present
- * The split (train or test) is chosen where the dataset is opened. Determinism: every
+ * The split (train or test) is chosen where the dataset is opened. The test split of a
+ * file spec (idx:, npy:) is the file named with "t10k", "test" or "val" in place of
+ * "train" (train_images.npy -> test_images.npy, labels "images" -> "labels"); a folder
+ * spec has one when it holds train/ and val/ (or test/) folders. Without one, opening
+ * the test split fails with DINOLAB_ERROR_INVALID_INPUT. Determinism: every
  * random choice of the augmentation is a function of (seed, epoch, item index, view).
  */
 #pragma once
@@ -76,11 +80,16 @@ guint           dinolab_dataset_get_n_classes (const DinolabDataset *ds);
 const char     *dinolab_dataset_get_class_name (const DinolabDataset *ds, guint c);
 /* Files of an image folder left out because they could not be read (0 otherwise). */
 guint           dinolab_dataset_get_n_skipped (const DinolabDataset *ds);
+/* The path of the first of them, for a warning that names a file; NULL when none.
+ * Owned by the dataset. */
+const char     *dinolab_dataset_get_first_skipped (const DinolabDataset *ds);
 /* Label of item @i, or -1 when the dataset has none. */
 int             dinolab_dataset_get_label     (const DinolabDataset *ds, gsize i);
 
 /* dinolab_dataset_get_image:
- * Decodes item @i into @out (dinolab_image_clear() it afterwards). A folder image that
+ * Decodes item @i into @out (dinolab_image_clear() it afterwards; whatever @out held
+ * before is overwritten, not freed). Folder images come as 3-channel RGB (alpha
+ * dropped, gray repeated), as PIL's convert('RGB'). A folder image that
  * fails to decode returns FALSE with DINOLAB_ERROR_CORRUPT naming the file. (Folders
  * are checked when opened: files gdk-pixbuf cannot read are left out and counted.) */
 gboolean        dinolab_dataset_get_image     (DinolabDataset *ds,
@@ -89,9 +98,14 @@ gboolean        dinolab_dataset_get_image     (DinolabDataset *ds,
                                                GError        **error);
 
 /* dinolab_dataset_get_normalization:
- * Per-channel mean and std in [0, 1] units, for @channels entries: ImageNet's
- * constants for RGB image folders, otherwise computed over the train split once and
- * cached beside the run store (keyed by the spec and file sizes). */
+ * Per-channel mean and std in [0, 1] units (population std over all pixels), for
+ * @channels entries. Image folders: ImageNet's constants (0.485, 0.456, 0.406) /
+ * (0.229, 0.224, 0.225), unless the first 16 images of a fixed shuffled order are all
+ * gray: then computed over up to 10000 items of that order. Other datasets: computed
+ * over every item of the train split (a test split opens its train split for this).
+ * Computed once and cached as JSON in $DINOLAB_CACHE_DIR/normalization/ (default
+ * $XDG_CACHE_HOME/dinolab), keyed by the files' absolute paths, sizes and mtimes.
+ * A std of 0 (constant images) is reported as 1. Thread-safe. */
 gboolean        dinolab_dataset_get_normalization (DinolabDataset *ds,
                                                    float          *mean,
                                                    float          *std,
@@ -112,9 +126,25 @@ gboolean        dinolab_dataset_get_eval_view (DinolabDataset *ds,
 
 typedef struct DinolabAugment DinolabAugment;
 
-/* Views from @hp: global_crop_size, local_crop_size, global_crops_scale,
- * local_crops_scale, local_crops_number, seed; @channels and the normalisation
- * @mean / @std (channels entries each) from the dataset. */
+/* dinolab_augment_new:
+ * The views from @hp: global_crop_size, local_crop_size, global_crops_scale,
+ * local_crops_scale, local_crops_number and seed; @channels (1 or 3) and the
+ * normalisation @mean / @std (@channels entries each, std > 0) from the dataset.
+ * Each view follows DINO.md 3 with PIL's 8-bit rounding: RandomResizedCrop + bicubic,
+ * flip 0.5, ColorJitter 0.8, grayscale 0.2, Gaussian blur (view 0: always, view 1:
+ * 0.1, locals: 0.5), solarize 0.2 on view 1, then (x / 255 - mean) / std.
+ * Dinolab's own choices, where the reference is silent:
+ *  - Blur sigma ~ U(0.1, 2.0) is given for 224 px globals and 96 px locals; it is
+ *    scaled with the crop, x global_crop_size / 224 and x local_crop_size / 96 (so a
+ *    28 px global draws sigma in [0.0125, 0.25], too little to change any 8-bit
+ *    pixel: with 28/12 px crops the blur is drawn but has no effect). The kernel is
+ *    an exact Gaussian (radius ceil(3 sigma), edge pixels repeated), not PIL's box
+ *    approximation.
+ *  - On 1-channel images saturation, hue and grayscale do nothing (as PIL on "L"
+ *    images); their random draws are still made, so crops, flips and blurs are the
+ *    same as for a 3-channel version of the image.
+ * @hp is read, not kept. Returns a new object (never NULL for valid arguments);
+ * free with dinolab_augment_free(). */
 DinolabAugment *dinolab_augment_new   (const DinolabHparams *hp,
                                        int                   channels,
                                        const float          *mean,
@@ -123,9 +153,12 @@ void            dinolab_augment_free  (DinolabAugment       *aug);
 int             dinolab_augment_get_n_views (const DinolabAugment *aug);  /* 2 + local_crops_number */
 
 /* dinolab_augment_views:
- * Writes the views of @img, normalised, C x S x S each: views[0], views[1] the global
- * crops (S = global_crop_size), views[2 ..] the local crops (S = local_crop_size).
- * Every random choice depends only on (seed, @epoch, @index, view). Thread-safe. */
+ * Writes the views of @img (channels as given to _new, at least 1 x 1), normalised,
+ * C x S x S each, into the caller's buffers: views[0], views[1] the global crops
+ * (S = global_crop_size), views[2 ..] the local crops (S = local_crop_size).
+ * Every random choice depends only on (seed, @epoch, @index, view): the same call
+ * always gives the same floats. Thread-safe: any number of threads may call it on
+ * one @aug; each call allocates (and frees) one small scratch block. */
 void            dinolab_augment_views (const DinolabAugment *aug,
                                        const DinolabImage   *img,
                                        guint64               epoch,
@@ -148,27 +181,44 @@ typedef struct {
 typedef struct DinolabLoader DinolabLoader;
 
 /* dinolab_loader_new:
- * Batches of batch_size_per_gpu items of @ds (borrowed), shuffled per epoch from
- * hp->seed, drop_last as the reference. @n_threads workers (>= 1) prepare at most two
- * batches ahead. Fails (INVALID_INPUT) if the dataset has fewer items than a batch or
- * the crops do not fit its images. */
+ * Batches of batch_size_per_gpu items of @ds (borrowed: it must outlive the loader),
+ * each epoch a permutation of the items drawn from (hp->seed, epoch), drop_last as
+ * the reference (steps per epoch = N / B). @mean / @std: the normalisation, one entry
+ * per channel of @ds. @n_threads workers (>= 1) decode and augment; at most three
+ * batches exist at a time (the one the caller holds and two ahead). A batch is
+ * byte-identical whatever @n_threads. The workers start at once, on (epoch 0,
+ * iteration 0).
+ * Fails with DINOLAB_ERROR_INVALID_INPUT, naming the key, when @ds has fewer items than
+ * batch_size_per_gpu, global_crop_size or local_crop_size is not a multiple of
+ * patch_size, in_chans differs from the dataset's channels, the images are smaller
+ * than 2 x 2 (no crop has anything to choose from), a std is not > 0, or @n_threads
+ * < 1. (Any crop size fits any image: RandomResizedCrop always resizes.)
+ * Returns a new loader; free with dinolab_loader_free(). */
 DinolabLoader  *dinolab_loader_new    (DinolabDataset       *ds,
                                        const DinolabHparams *hp,
                                        const float          *mean,
                                        const float          *std,
                                        int                   n_threads,
                                        GError              **error);
-/* Stops the workers (also mid-epoch) and frees everything. */
+/* Stops the workers (also mid-epoch: each finishes the item in hand) and frees
+ * everything, including the batch last returned. NULL-safe. */
 void            dinolab_loader_free   (DinolabLoader        *loader);
 int             dinolab_loader_get_steps_per_epoch (const DinolabLoader *loader);
-/* Positions the loader so the next batch is (@epoch, @iteration) (start or resume). */
+/* dinolab_loader_seek:
+ * Positions the loader so the next batch is (@epoch, @iteration), 0 <= @iteration <
+ * steps per epoch (start or resume). Work in flight is dropped; the batch last
+ * returned is no longer valid. A sticky read error (see _next) is cleared. */
 void            dinolab_loader_seek   (DinolabLoader        *loader,
                                        int                   epoch,
                                        int                   iteration);
 /* dinolab_loader_next:
- * Waits for the next batch and returns it (valid until the next call or
- * dinolab_loader_free()), moving on to the next epoch after the last batch of one.
- * Returns NULL with @error when @cancellable fires or an item cannot be read. */
+ * Gives back the batch returned before, waits for the next one and returns it (owned
+ * by the loader, valid until the next call, a seek or dinolab_loader_free()), moving
+ * on to the next epoch after the last batch of one.
+ * Returns NULL with DINOLAB_ERROR_CANCELLED when @cancellable (may be NULL) fires
+ * while waiting, or with the dataset's error (naming the file) when an item of the
+ * batch cannot be read; after a cancel the next call resumes with the same batch,
+ * after a read error it reports the same error until a seek. */
 const DinolabBatch *dinolab_loader_next (DinolabLoader      *loader,
                                          GCancellable       *cancellable,
                                          GError            **error);

@@ -12,6 +12,7 @@
  * missing term, a transposed product) misses by far more than that.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -79,20 +80,16 @@ typedef struct {
     DinolabModel *student, *teacher;
     DinolabStepper *stepper;
     float *globals, *locals;
-    guint64 rng_seed;
-    gboolean use_rng;
 } Fixture;
 
 static double
 loss_at_ (Fixture *f)
 {
     DinolabStepMetrics m;
-    DinolabRng rng;
     g_autoptr (GError) error = NULL;
 
-    dinolab_rng_seed (&rng, f->rng_seed, 7);
-    g_assert_true (dinolab_stepper_forward_backward (f->stepper, f->globals, f->locals, 3, 2,
-                                                     f->use_rng ? &rng : NULL, &m, &error));
+    /* drop path draws from (seed, iteration): the same masks at every evaluation */
+    g_assert_true (dinolab_stepper_forward_backward (f->stepper, f->globals, f->locals, 3, 2, &m, &error));
     g_assert_no_error (error);
     return m.loss;
 }
@@ -129,8 +126,6 @@ check_gradients_ (const char *nlayers, gboolean norm_last_layer, const char *dro
     f.locals = g_new (float, n_local * B * C * 8 * 8);
     fill_uniform (f.globals, 2 * B * C * 12 * 12, 6, 1.5f);
     fill_uniform (f.locals, n_local * B * C * 8 * 8, 7, 1.5f);
-    f.rng_seed = 99;
-    f.use_rng = strcmp (drop_path, "0") != 0;
 
     loss_at_ (&f);
     t = dinolab_model_get_table (f.student);
@@ -194,6 +189,64 @@ static void
 test_gradients_drop_path (void)
 {
     check_gradients_ ("1", TRUE, "0.4");
+}
+
+/* Splitting the batch across threads changes only the order of float sums: loss,
+ * gradients and (with drop path) the masks agree across thread counts, and one thread
+ * count gives the same bits twice. */
+static void
+test_lanes_agree (void)
+{
+    g_auto (DinolabHparams) hp = { 0 };
+    g_autoptr (GError) error = NULL;
+    g_autoptr (DinolabModel) student = NULL;
+    g_autoptr (DinolabModel) teacher = NULL;
+    int B = 5, n_local = 2, C = 2;
+    float *globals = g_new (float, 2 * B * C * 12 * 12), *locals = g_new (float, n_local * B * C * 8 * 8);
+    g_autofree float *ref = NULL, *two = NULL;
+    size_t total;
+    double ref_loss = 0.0, two_loss = 0.0;
+    const char *threads[] = { "1", "2", "3", "2" };
+
+    tiny_hparams_ (&hp);
+    set_ (&hp, "drop_path_rate", "0.3");
+    student = dinolab_model_new (&hp, TRUE, &error);
+    teacher = dinolab_model_new (&hp, TRUE, &error);
+    dinolab_model_init_random (student, 1);
+    scramble_ (student, 2);
+    dinolab_model_init_random (teacher, 3);
+    scramble_ (teacher, 4);
+    fill_uniform (globals, 2 * B * C * 12 * 12, 6, 1.5f);
+    fill_uniform (locals, n_local * B * C * 8 * 8, 7, 1.5f);
+    total = dinolab_model_get_table (student)->total;
+
+    for (guint t = 0; t < G_N_ELEMENTS (threads); t++) {
+        g_autoptr (DinolabStepper) st = NULL;
+        DinolabStepMetrics m;
+        set_ (&hp, "threads", threads[t]);
+        st = dinolab_stepper_new (&hp, student, teacher, B, n_local, 12, 8, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (dinolab_stepper_get_n_threads (st), ==, atoi (threads[t]));
+        g_assert_true (dinolab_stepper_forward_backward (st, globals, locals, 4, 3, &m, &error));
+        if (t == 0) {
+            ref = g_memdup2 (dinolab_model_get_grads (student), total * sizeof (float));
+            ref_loss = m.loss;
+            continue;
+        }
+        g_test_message ("threads %s: loss %.9g vs %.9g with 1 thread", threads[t], m.loss, ref_loss);
+        g_assert_cmpfloat (fabs (m.loss - ref_loss), <, 1e-5 * fabs (ref_loss));
+        assert_tensor ("gradients vs 1 thread", dinolab_model_get_grads (student), ref, total, 1e-4);
+        if (t == 1) {
+            two = g_memdup2 (dinolab_model_get_grads (student), total * sizeof (float));
+            two_loss = m.loss;
+        } else if (t == 3) {
+            /* two threads again: exactly the bits of the first two-thread step */
+            g_assert_cmpfloat (m.loss, ==, two_loss);
+            g_assert_cmpmem (dinolab_model_get_grads (student), total * sizeof (float), two, total * sizeof (float));
+        }
+    }
+    g_free (globals);
+    g_free (locals);
 }
 
 /* The reference's parameter counts (DINO.md 1.1 and 2): ViT-S/16 = 21,665,664 and
@@ -322,6 +375,7 @@ main (int argc, char **argv)
     g_test_add_func ("/model/gradients/default", test_gradients_default);
     g_test_add_func ("/model/gradients/trainable-weight-g", test_gradients_trainable_g);
     g_test_add_func ("/model/gradients/drop-path", test_gradients_drop_path);
+    g_test_add_func ("/model/gradients/threads-agree", test_lanes_agree);
     g_test_add_func ("/model/table/counts", test_table_counts);
     g_test_add_func ("/model/file/round-trip", test_file_round_trip);
     g_test_add_func ("/model/attention/readout", test_attention_readout);

@@ -11,17 +11,17 @@
  *   DinolabModel *m = dinolab_model_new (&hp, TRUE, &error);
  *   DinolabBackboneWork *w = dinolab_backbone_work_new (m, batch, 224, 224, TRUE);
  *   DinolabHeadWork *h = dinolab_head_work_new (m, batch, TRUE);
- *   dinolab_backbone_forward (m, w, images, &rng);          // CLS features [batch, D]
- *   dinolab_head_forward (m, h, dinolab_backbone_work_get_cls (w));
+ *   dinolab_backbone_forward (m, w, images, &drop_path);     // CLS features [batch, D]
+ *   dinolab_head_forward (m, h, dinolab_backbone_work_get_cls (w), batch);
  *   ... loss gives dlogits ...
- *   dinolab_head_backward (m, h, dlogits);                   // += into the grads
- *   dinolab_backbone_backward (m, w, dinolab_head_work_get_dinput (h));
+ *   dinolab_head_backward (m, h, dlogits, NULL);             // += into the model's grads
+ *   dinolab_backbone_backward (m, w, dinolab_head_work_get_dinput (h), NULL);
  *
  * Shapes follow the reference: images [B, C, H, W] (H, W multiples of patch_size),
  * tokens [B, 1 + (H/p)(W/p), D] with the CLS token first, the positional embedding
  * interpolated bicubically for grids other than img_size/patch_size (DINO.md 1.4).
- * The model is not thread-safe: one pass at a time per model (two models, e.g. a
- * student and its teacher, may run on different threads).
+ * Passes only read the parameters: several threads may run passes of one model at
+ * once, each with its own work objects and (for backward) its own gradient block.
  */
 #pragma once
 
@@ -35,6 +35,20 @@
 G_BEGIN_DECLS
 
 typedef struct DinolabModel        DinolabModel;
+
+/* Drop path (stochastic depth, DINO.md 1.5) for one training forward. Whether a
+ * residual branch is kept for a crop is a pure function of (seed, stream, the crop's
+ * index, block, branch), so the masks do not depend on how a batch is split across
+ * threads. Image j of the work has the crop index
+ *   first_sample + (j / group_size) * group_stride + j % group_size
+ * (group_size 0: first_sample + j), which lets a work hold a slice of every view. */
+typedef struct {
+    guint64 seed;
+    guint64 stream;         /* e.g. the global iteration and the crop group */
+    int     first_sample;
+    int     group_size;
+    int     group_stride;
+} DinolabDropPath;
 typedef struct DinolabBackboneWork DinolabBackboneWork;
 typedef struct DinolabHeadWork     DinolabHeadWork;
 
@@ -153,19 +167,21 @@ gboolean      dinolab_model_check_input  (const DinolabModel   *model,
 
 /* dinolab_backbone_forward:
  * images [B, C, H, W] -> CLS token after the final LayerNorm, [B, D], kept in @work.
- * @rng: a stream for drop path (training only; NULL disables drop path, as for the
- * teacher and for evaluation). */
-void          dinolab_backbone_forward   (DinolabModel         *model,
-                                          DinolabBackboneWork  *work,
-                                          const float          *images,
-                                          DinolabRng           *rng);
+ * @drop_path: NULL for no drop path (the teacher, evaluation); only a training work
+ * applies it. */
+void          dinolab_backbone_forward   (DinolabModel          *model,
+                                          DinolabBackboneWork   *work,
+                                          const float           *images,
+                                          const DinolabDropPath *drop_path);
 
 /* dinolab_backbone_backward:
  * @dcls [B, D]: gradient of the loss w.r.t. the forward's CLS output. Accumulates
- * into the model's gradient block (enable it first). Needs a training work. */
+ * into @grads (a block laid out like the parameters), or into the model's gradient
+ * block when @grads is NULL (enable it first). Needs a training work. */
 void          dinolab_backbone_backward  (DinolabModel         *model,
                                           DinolabBackboneWork  *work,
-                                          const float          *dcls);
+                                          const float          *dcls,
+                                          float                *grads);
 
 /* CLS output of the last forward, [B, D], owned by @work. */
 const float  *dinolab_backbone_work_get_cls (const DinolabBackboneWork *work);
@@ -196,11 +212,13 @@ void          dinolab_head_forward       (DinolabModel         *model,
                                           const float          *inp,
                                           int                   rows);
 const float  *dinolab_head_work_get_logits (const DinolabHeadWork *work);
-/* dlogits [rows, out_dim] -> accumulates parameter gradients; the gradient w.r.t. the
- * head input is then in dinolab_head_work_get_dinput() [rows, D]. */
+/* dlogits [rows, out_dim] -> accumulates parameter gradients into @grads (NULL: the
+ * model's block); the gradient w.r.t. the head input is then in
+ * dinolab_head_work_get_dinput() [rows, D]. */
 void          dinolab_head_backward      (DinolabModel         *model,
                                           DinolabHeadWork      *work,
-                                          const float          *dlogits);
+                                          const float          *dlogits,
+                                          float                *grads);
 const float  *dinolab_head_work_get_dinput (const DinolabHeadWork *work);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DinolabModel, dinolab_model_free)

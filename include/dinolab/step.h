@@ -9,6 +9,12 @@
  * loss buffers, the optimizer state and the center), sized once for a batch and crop
  * sizes, so a step allocates nothing. The two halves are exposed separately so a
  * caller can look at the raw gradients between them (dinolab-cli step writes them).
+ *
+ * Threads: hp->threads (0 = every core) splits the batch into that many lanes that
+ * run concurrently, each with single-threaded BLAS (the stepper sets the BLAS thread
+ * count to 1 when it has more than one lane). The same thread count gives the same
+ * bits; another thread count changes only the order of float sums. Drop path draws
+ * from (seed, iteration, crop), so it does not depend on the thread count.
  */
 #pragma once
 
@@ -63,14 +69,17 @@ void            dinolab_stepper_free  (DinolabStepper       *stepper);
 
 /* The center [out_dim], owned by the stepper; write it to restore a checkpoint. */
 float            *dinolab_stepper_get_center    (DinolabStepper *stepper);
+/* Lanes the batch is split into (the threads a step uses). */
+int               dinolab_stepper_get_n_threads (const DinolabStepper *stepper);
 DinolabOptimizer *dinolab_stepper_get_optimizer (DinolabStepper *stepper);
 
 /* dinolab_stepper_forward_backward:
  * @globals [2, B, C, Hg, Wg] and @locals [n_local, B, C, Hl, Wl] (NULL when n_local
  * is 0), normalised floats. @it: the global iteration; @niter_per_epoch: iterations
- * per epoch (schedules and epoch = it / niter_per_epoch). @rng: drop-path stream
- * (NULL: no drop path). Fills the loss, diagnostics and schedule values of @metrics
- * and leaves the raw gradient in the student's gradient block.
+ * per epoch (schedules and epoch = it / niter_per_epoch). Drop path (when
+ * drop_path_rate > 0) is a function of (hp->seed, @it). Fills the loss, diagnostics
+ * and schedule values of @metrics and leaves the raw gradient in the student's
+ * gradient block.
  * Returns FALSE with DINOLAB_ERROR_DIVERGED when the loss is not finite (the
  * parameters are untouched then). */
 gboolean dinolab_stepper_forward_backward (DinolabStepper     *stepper,
@@ -78,7 +87,6 @@ gboolean dinolab_stepper_forward_backward (DinolabStepper     *stepper,
                                            const float        *locals,
                                            gint64              it,
                                            int                 niter_per_epoch,
-                                           DinolabRng         *rng,
                                            DinolabStepMetrics *metrics,
                                            GError            **error);
 
@@ -95,7 +103,6 @@ gboolean dinolab_stepper_run              (DinolabStepper     *stepper,
                                            const float        *locals,
                                            gint64              it,
                                            int                 niter_per_epoch,
-                                           DinolabRng         *rng,
                                            DinolabStepMetrics *metrics,
                                            GError            **error);
 

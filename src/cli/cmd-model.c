@@ -216,7 +216,6 @@ cmd_step (int argc, char **argv)
     g_autoptr (DinolabArray) center = NULL;
     g_autoptr (DinolabStepper) stepper = NULL;
     DinolabStepMetrics metrics;
-    DinolabRng rng;
     g_auto (DinolabHparams) hp = { 0 };
     int B, C, Hg, n_local = 0, Hl = 0, K;
     gboolean ok;
@@ -285,10 +284,9 @@ cmd_step (int argc, char **argv)
         return cli_fail_error ("step", CLI_EXIT_FAILURE, error);
 
     dinolab_blas_set_threads (threads >= 0 ? threads : hp.threads);
-    /* drop path is the only randomness of a step; it draws from (seed, iteration) */
-    dinolab_rng_seed (&rng, hp.seed, (guint64) it);
+    /* drop path, the only randomness of a step, draws from (seed, iteration) */
     if (!dinolab_stepper_forward_backward (stepper, globals->data, locals ? locals->data : NULL, it, niter,
-                                           hp.drop_path_rate > 0.0 ? &rng : NULL, &metrics, &error))
+                                           &metrics, &error))
         return cli_fail_error ("step", CLI_EXIT_FAILURE, error);
     {
         g_autofree char *pg = out_path_ (out, "grads.safetensors");

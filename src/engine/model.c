@@ -717,31 +717,46 @@ dinolab_model_check_input (const DinolabModel *model,
 
 /* Drop path (DINO.md 1.5): rates rise linearly 0 .. drop_path_rate over the blocks
  * (torch.linspace); one Bernoulli(keep) draw per sample and residual branch, kept
- * branches divided by keep. Returns the [B] scales of branch @branch of block @l, or
- * NULL when the branch is never dropped. */
-static const float *
-drop_path_scales_ (const DinolabModel *m, DinolabBackboneWork *w, DinolabRng *rng, int l, int branch)
+ * branches divided by keep (the reference's floor(keep + U) / keep). Fills
+ * w->dp_scale [L][2][B]; returns FALSE when nothing is ever dropped. Each sample has
+ * its own stream, so a batch split across threads draws the same masks. */
+static gboolean
+drop_path_draw_ (const DinolabModel *m, DinolabBackboneWork *w, const DinolabDropPath *dp)
 {
-    double rate, keep;
-    float *s;
+    if (dp == NULL || !w->training || m->hp.drop_path_rate <= 0.0 || m->L < 2)
+        return FALSE;
+    for (int b = 0; b < w->B; b++) {
+        DinolabRng rng;
+        int crop = dp->group_size > 0
+            ? dp->first_sample + (b / dp->group_size) * dp->group_stride + b % dp->group_size
+            : dp->first_sample + b;
+        dinolab_rng_seed (&rng, dp->seed ^ (dp->stream * 0x9e3779b97f4a7c15ULL), (guint64) crop);
+        for (int l = 0; l < m->L; l++) {
+            double keep = 1.0 - m->hp.drop_path_rate * l / (m->L - 1);
+            for (int branch = 0; branch < 2; branch++) {
+                double u = dinolab_rng_uniform (&rng);
+                w->dp_scale[((size_t) l * 2 + branch) * w->B + b] = (float) (floor (keep + u) / keep);
+            }
+        }
+    }
+    return TRUE;
+}
 
-    if (rng == NULL || m->hp.drop_path_rate <= 0.0 || m->L < 2)
+/* The [B] scales of branch @branch of block @l in the last forward, or NULL. Block 0
+ * has rate 0 and is never dropped. */
+static const float *
+drop_path_scales_ (const DinolabModel *m, const DinolabBackboneWork *w, int l, int branch)
+{
+    if (!w->dp_active || l == 0)
         return NULL;
-    rate = m->hp.drop_path_rate * l / (m->L - 1);
-    if (rate <= 0.0)
-        return NULL;
-    keep = 1.0 - rate;
-    s = w->dp_scale + ((size_t) l * 2 + branch) * w->B;
-    for (int b = 0; b < w->B; b++)
-        s[b] = (float) (floor (keep + dinolab_rng_uniform (rng)) / keep);
-    return s;
+    return w->dp_scale + ((size_t) l * 2 + branch) * w->B;
 }
 
 void
-dinolab_backbone_forward (DinolabModel        *model,
-                          DinolabBackboneWork *work,
-                          const float         *images,
-                          DinolabRng          *rng)
+dinolab_backbone_forward (DinolabModel          *model,
+                          DinolabBackboneWork   *work,
+                          const float           *images,
+                          const DinolabDropPath *drop_path)
 {
     DinolabModel *m = model;
     DinolabBackboneWork *w = work;
@@ -752,6 +767,8 @@ dinolab_backbone_forward (DinolabModel        *model,
 
     g_return_if_fail (model != NULL && work != NULL && images != NULL);
     g_return_if_fail (w->D == m->D && w->L == m->L);
+
+    w->dp_active = drop_path_draw_ (m, w, drop_path);
 
     /* patch embedding: a conv with kernel = stride = p is a Linear on each patch */
     im2col_patches (w->cols, images, B, m->C, w->H, w->W, m->p);
@@ -779,8 +796,8 @@ dinolab_backbone_forward (DinolabModel        *model,
     for (int l = 0; l < m->L; l++) {
         const BlockOffsets *o = &m->blocks[l];
         BlockActs *a = &w->acts[l];
-        const float *s1 = drop_path_scales_ (m, w, w->training ? rng : NULL, l, 0);
-        const float *s2 = drop_path_scales_ (m, w, w->training ? rng : NULL, l, 1);
+        const float *s1 = drop_path_scales_ (m, w, l, 0);
+        const float *s2 = drop_path_scales_ (m, w, l, 1);
 
         layernorm_forward (a->ln1, a->ln1_mean, a->ln1_rstd, x_in, P + o->ln1_w, P + o->ln1_b, BT, D);
         matmul_forward (a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, BT, D, 3 * D);
@@ -794,7 +811,6 @@ dinolab_backbone_forward (DinolabModel        *model,
         residual_forward (a->res2, a->res1, a->fc2, s2, B, (size_t) T * D);
         x_in = a->res2;
     }
-    w->dp_active = w->training && rng != NULL;
 
     /* the final norm acts on every token, but only the CLS row is ever used */
     for (int b = 0; b < B; b++)
@@ -805,29 +821,22 @@ dinolab_backbone_forward (DinolabModel        *model,
 // ----------------------------------------------------------------------------
 // backbone: backward, in exact reverse order of the forward
 
-static const float *
-drop_path_saved_ (const DinolabModel *m, const DinolabBackboneWork *w, int l, int branch)
-{
-    if (!w->dp_active || m->hp.drop_path_rate <= 0.0 || m->L < 2 || l == 0)
-        return NULL;
-    return w->dp_scale + ((size_t) l * 2 + branch) * w->B;
-}
-
 void
 dinolab_backbone_backward (DinolabModel        *model,
                            DinolabBackboneWork *work,
-                           const float         *dcls)
+                           const float         *dcls,
+                           float               *grads)
 {
     DinolabModel *m = model;
     DinolabBackboneWork *w = work;
     const float *P = m->params;
-    float *G = m->grads;
+    float *G = grads != NULL ? grads : m->grads;
     int B = w->B, T = w->T, Np = w->Np, D = m->D, H4 = m->H4;
     int BT = B * T;
     size_t nx = (size_t) BT * D;
 
     g_return_if_fail (model != NULL && work != NULL && dcls != NULL);
-    g_return_if_fail (model->grads != NULL);
+    g_return_if_fail (G != NULL);
     g_return_if_fail (work->training);
 
     /* final norm on the CLS rows; every other token gets no gradient from it */
@@ -843,8 +852,8 @@ dinolab_backbone_backward (DinolabModel        *model,
         const BlockOffsets *o = &m->blocks[l];
         const BlockActs *a = &w->acts[l];
         const float *x_in = l == 0 ? w->x0 : w->acts[l - 1].res2;
-        const float *s1 = drop_path_saved_ (m, w, l, 0);
-        const float *s2 = drop_path_saved_ (m, w, l, 1);
+        const float *s1 = drop_path_scales_ (m, w, l, 0);
+        const float *s2 = drop_path_scales_ (m, w, l, 1);
 
         /* res2 = res1 + s2 * fc2(gelu(fc1(ln2(res1)))) */
         memset (w->dbranch, 0, nx * sizeof (float));
@@ -1015,17 +1024,18 @@ dinolab_head_forward (DinolabModel    *model,
 void
 dinolab_head_backward (DinolabModel    *model,
                        DinolabHeadWork *work,
-                       const float     *dlogits)
+                       const float     *dlogits,
+                       float           *grads)
 {
     DinolabModel *m = model;
     DinolabHeadWork *w = work;
     const float *P = m->params;
-    float *G = m->grads;
+    float *G = grads != NULL ? grads : m->grads;
     int R = w->last_rows;
     float *dcur = w->dA, *dother = w->dB;
 
     g_return_if_fail (model != NULL && work != NULL && dlogits != NULL);
-    g_return_if_fail (model->grads != NULL && work->training && R > 0);
+    g_return_if_fail (G != NULL && work->training && R > 0);
 
     memset (w->dweff, 0, (size_t) m->K * m->bn * sizeof (float));
     memset (w->dzn, 0, (size_t) R * m->bn * sizeof (float));

@@ -4,6 +4,14 @@
  * the buffers of both networks, the loss and the optimizer state; the models only own
  * their parameters and the student's gradients.
  *
+ * Threads: the batch is split into lanes, one per thread, and each lane runs the whole
+ * forward, loss and backward of its samples with single-threaded BLAS. This is shaped
+ * so because the DINO loss pairs the views of each sample with each other only, so
+ * lanes never wait for one another inside a step; the alternative, threaded BLAS
+ * under one pass, leaves a core spinning through every small product, every
+ * LayerNorm and GELU loop and every per-head attention product. The lanes' gradients
+ * are summed in lane order, so a given thread count gives the same bits every time.
+ *
  * What this file is not: the epoch loop, data loading, events and checkpoints belong
  * to the trainer. This file is what one call of the reference's inner loop does.
  */
@@ -13,22 +21,129 @@
 #include "dinolab/error.h"
 #include "dinolab/loss.h"
 #include "dinolab/step.h"
+#include "kernels.h"
+
+typedef struct {
+    int b0, nb;                        /* samples [b0, b0 + nb) of the batch */
+    DinolabBackboneWork *teacher_bb;   /* 2 nb globals, inference buffers */
+    DinolabHeadWork *teacher_head;     /* 2 nb rows */
+    DinolabBackboneWork *student_g;    /* 2 nb globals, training */
+    DinolabBackboneWork *student_l;    /* n_local * nb locals (NULL if none) */
+    DinolabHeadWork *student_head;     /* V * nb rows */
+    float *globals, *locals;           /* this lane's crops, contiguous, crop-major */
+    float *head_in;                    /* [V*nb, D] */
+    float *dstudent;                   /* [V*nb, K] */
+    float *grads;                      /* lane 0: the model's block; others: their own */
+    DinolabLoss *loss;
+    DinolabLossStats stats;
+    gboolean finite;
+    double time_teacher, time_student, time_backward;
+} Lane;
 
 struct DinolabStepper {
     DinolabHparams hp;
     DinolabModel *student, *teacher;
-    int B, n_local, V, K, D;
-    DinolabBackboneWork *teacher_bb;   /* 2B globals, inference buffers */
-    DinolabHeadWork *teacher_head;     /* 2B rows */
-    DinolabBackboneWork *student_g;    /* 2B globals, training */
-    DinolabBackboneWork *student_l;    /* n_local * B locals, training (NULL if none) */
-    DinolabHeadWork *student_head;     /* V * B rows */
-    float *head_in;                    /* [V*B, D] student CLS features, crop-major */
-    float *dstudent;                   /* [V*B, K] */
+    int B, n_local, V, K, D, C, G, L;
+    int n_lanes;
+    Lane *lanes;
+    float *teacher_logits;             /* [2B, K], lane after lane (order does not matter) */
     float *center;                     /* [K] */
-    DinolabLoss *loss;
     DinolabOptimizer *opt;
+
+    /* the current job, read by the lane threads */
+    const float *job_globals, *job_locals;
+    gint64 job_it;
+    float job_teacher_temp;
+    GThreadPool *pool;
+    GMutex lock;
+    GCond done_cond;
+    int pending;
 };
+
+// ----------------------------------------------------------------------------
+// one lane: forward, loss and backward of its samples
+
+static void
+lane_run_ (DinolabStepper *s, Lane *lane)
+{
+    const DinolabHparams *hp = &s->hp;
+    size_t img_g = (size_t) s->C * s->G * s->G, img_l = (size_t) s->C * s->L * s->L;
+    size_t rows_g = (size_t) 2 * lane->nb, D = s->D, K = s->K;
+    /* crop (v, b) of the batch has the drop-path index v * B + b, whatever the lanes */
+    DinolabDropPath dp_g = { hp->seed, (guint64) s->job_it * 2, lane->b0, lane->nb, s->B };
+    DinolabDropPath dp_l = { hp->seed, (guint64) s->job_it * 2 + 1, lane->b0, lane->nb, s->B };
+    gint64 t0, t1;
+
+    /* gather this lane's crops: [2, nb] globals and [n_local, nb] locals */
+    for (int v = 0; v < 2; v++)
+        memcpy (lane->globals + v * lane->nb * img_g,
+                s->job_globals + ((size_t) v * s->B + lane->b0) * img_g, lane->nb * img_g * sizeof (float));
+    for (int v = 0; v < s->n_local; v++)
+        memcpy (lane->locals + v * lane->nb * img_l,
+                s->job_locals + ((size_t) v * s->B + lane->b0) * img_l, lane->nb * img_l * sizeof (float));
+
+    t0 = g_get_monotonic_time ();
+    dinolab_backbone_forward (s->teacher, lane->teacher_bb, lane->globals, NULL);
+    dinolab_head_forward (s->teacher, lane->teacher_head, dinolab_backbone_work_get_cls (lane->teacher_bb),
+                          (int) rows_g);
+    memcpy (s->teacher_logits + (size_t) 2 * lane->b0 * K, dinolab_head_work_get_logits (lane->teacher_head),
+            rows_g * K * sizeof (float));
+    t1 = g_get_monotonic_time ();
+    lane->time_teacher = (t1 - t0) * 1e-6;
+
+    dinolab_backbone_forward (s->student, lane->student_g, lane->globals, &dp_g);
+    memcpy (lane->head_in, dinolab_backbone_work_get_cls (lane->student_g), rows_g * D * sizeof (float));
+    if (s->n_local > 0) {
+        dinolab_backbone_forward (s->student, lane->student_l, lane->locals, &dp_l);
+        memcpy (lane->head_in + rows_g * D, dinolab_backbone_work_get_cls (lane->student_l),
+                (size_t) s->n_local * lane->nb * D * sizeof (float));
+    }
+    dinolab_head_forward (s->student, lane->student_head, lane->head_in, s->V * lane->nb);
+
+    lane->finite = dinolab_loss_compute (lane->loss, &lane->stats, lane->dstudent,
+                                         dinolab_head_work_get_logits (lane->student_head),
+                                         dinolab_head_work_get_logits (lane->teacher_head),
+                                         hp->use_centering ? s->center : NULL,
+                                         (float) hp->student_temp, s->job_teacher_temp);
+    t0 = g_get_monotonic_time ();
+    lane->time_student = (t0 - t1) * 1e-6;
+    if (!lane->finite)
+        return;
+
+    /* The lane's loss is a mean over its nb samples; the step's over all B. */
+    if (lane->nb != s->B) {
+        float w = (float) lane->nb / (float) s->B;
+        size_t n = (size_t) s->V * lane->nb * K;
+        for (size_t i = 0; i < n; i++)
+            lane->dstudent[i] *= w;
+    }
+
+    memset (lane->grads, 0, dinolab_model_get_table (s->student)->total * sizeof (float));
+    dinolab_head_backward (s->student, lane->student_head, lane->dstudent, lane->grads);
+    {
+        const float *dinp = dinolab_head_work_get_dinput (lane->student_head);
+        dinolab_backbone_backward (s->student, lane->student_g, dinp, lane->grads);
+        if (s->n_local > 0)
+            dinolab_backbone_backward (s->student, lane->student_l, dinp + rows_g * D, lane->grads);
+    }
+    lane->time_backward = (g_get_monotonic_time () - t0) * 1e-6;
+}
+
+static void
+lane_thread_ (gpointer data, gpointer user_data)
+{
+    DinolabStepper *s = user_data;
+    Lane *lane = data;
+
+    lane_run_ (s, lane);
+    g_mutex_lock (&s->lock);
+    if (--s->pending == 0)
+        g_cond_signal (&s->done_cond);
+    g_mutex_unlock (&s->lock);
+}
+
+// ----------------------------------------------------------------------------
+// the stepper
 
 DinolabStepper *
 dinolab_stepper_new (const DinolabHparams *hp,
@@ -42,6 +157,7 @@ dinolab_stepper_new (const DinolabHparams *hp,
 {
     DinolabStepper *s;
     const DinolabHparams *mhp;
+    int threads;
 
     g_return_val_if_fail (hp != NULL && student != NULL && teacher != NULL, NULL);
     g_return_val_if_fail (batch > 0 && n_local >= 0, NULL);
@@ -72,39 +188,77 @@ dinolab_stepper_new (const DinolabHparams *hp,
     s->V = 2 + n_local;
     s->K = mhp->out_dim;
     s->D = mhp->embed_dim;
+    s->C = mhp->in_chans;
+    s->G = global_size;
+    s->L = local_size;
     dinolab_model_enable_grads (student);
+    g_mutex_init (&s->lock);
+    g_cond_init (&s->done_cond);
 
-    s->teacher_bb = dinolab_backbone_work_new (teacher, 2 * batch, global_size, global_size, FALSE);
-    s->teacher_head = dinolab_head_work_new (teacher, 2 * batch, FALSE);
-    s->student_g = dinolab_backbone_work_new (student, 2 * batch, global_size, global_size, TRUE);
-    if (n_local > 0)
-        s->student_l = dinolab_backbone_work_new (student, n_local * batch, local_size, local_size, TRUE);
-    s->student_head = dinolab_head_work_new (student, s->V * batch, TRUE);
-    s->head_in = g_new0 (float, (size_t) s->V * batch * s->D);
-    s->dstudent = g_new0 (float, (size_t) s->V * batch * s->K);
+    threads = hp->threads > 0 ? hp->threads : (int) g_get_num_processors ();
+    s->n_lanes = CLAMP (threads, 1, batch);
+    s->lanes = g_new0 (Lane, s->n_lanes);
+    for (int l = 0; l < s->n_lanes; l++) {
+        Lane *lane = &s->lanes[l];
+        lane->b0 = (int) ((gint64) batch * l / s->n_lanes);
+        lane->nb = (int) ((gint64) batch * (l + 1) / s->n_lanes) - lane->b0;
+        lane->teacher_bb = dinolab_backbone_work_new (teacher, 2 * lane->nb, global_size, global_size, FALSE);
+        lane->teacher_head = dinolab_head_work_new (teacher, 2 * lane->nb, FALSE);
+        lane->student_g = dinolab_backbone_work_new (student, 2 * lane->nb, global_size, global_size, TRUE);
+        if (n_local > 0)
+            lane->student_l = dinolab_backbone_work_new (student, n_local * lane->nb, local_size, local_size, TRUE);
+        lane->student_head = dinolab_head_work_new (student, s->V * lane->nb, TRUE);
+        lane->globals = g_new (float, (size_t) 2 * lane->nb * s->C * global_size * global_size);
+        lane->locals = g_new (float, MAX ((size_t) n_local * lane->nb * s->C * local_size * local_size, 1));
+        lane->head_in = g_new0 (float, (size_t) s->V * lane->nb * s->D);
+        lane->dstudent = g_new0 (float, (size_t) s->V * lane->nb * s->K);
+        lane->grads = l == 0 ? dinolab_model_get_grads (student)
+                             : g_new0 (float, dinolab_model_get_table (student)->total);
+        lane->loss = dinolab_loss_new (s->V, lane->nb, s->K);
+    }
+    s->teacher_logits = g_new0 (float, (size_t) 2 * batch * s->K);
     s->center = g_new0 (float, s->K);
-    s->loss = dinolab_loss_new (s->V, batch, s->K);
     s->opt = dinolab_optimizer_new ((DinolabOptimKind) hp->optimizer, dinolab_model_get_table (student));
+    if (s->n_lanes > 1) {
+        /* Lanes own the cores: BLAS runs single-threaded inside each (never nested). */
+        dinolab_blas_set_threads (1);
+        s->pool = g_thread_pool_new (lane_thread_, s, s->n_lanes - 1, TRUE, NULL);
+    }
     return s;
 }
 
 void
 dinolab_stepper_free (DinolabStepper *stepper)
 {
-    if (stepper == NULL)
+    DinolabStepper *s = stepper;
+
+    if (s == NULL)
         return;
-    dinolab_hparams_clear (&stepper->hp);
-    dinolab_backbone_work_free (stepper->teacher_bb);
-    dinolab_head_work_free (stepper->teacher_head);
-    dinolab_backbone_work_free (stepper->student_g);
-    dinolab_backbone_work_free (stepper->student_l);
-    dinolab_head_work_free (stepper->student_head);
-    g_free (stepper->head_in);
-    g_free (stepper->dstudent);
-    g_free (stepper->center);
-    dinolab_loss_free (stepper->loss);
-    dinolab_optimizer_free (stepper->opt);
-    g_free (stepper);
+    if (s->pool != NULL)
+        g_thread_pool_free (s->pool, FALSE, TRUE);
+    for (int l = 0; l < s->n_lanes; l++) {
+        Lane *lane = &s->lanes[l];
+        dinolab_backbone_work_free (lane->teacher_bb);
+        dinolab_head_work_free (lane->teacher_head);
+        dinolab_backbone_work_free (lane->student_g);
+        dinolab_backbone_work_free (lane->student_l);
+        dinolab_head_work_free (lane->student_head);
+        g_free (lane->globals);
+        g_free (lane->locals);
+        g_free (lane->head_in);
+        g_free (lane->dstudent);
+        if (l > 0)
+            g_free (lane->grads);
+        dinolab_loss_free (lane->loss);
+    }
+    g_free (s->lanes);
+    dinolab_hparams_clear (&s->hp);
+    g_free (s->teacher_logits);
+    g_free (s->center);
+    dinolab_optimizer_free (s->opt);
+    g_mutex_clear (&s->lock);
+    g_cond_clear (&s->done_cond);
+    g_free (s);
 }
 
 float *
@@ -121,30 +275,31 @@ dinolab_stepper_get_optimizer (DinolabStepper *stepper)
     return stepper->opt;
 }
 
+int
+dinolab_stepper_get_n_threads (const DinolabStepper *stepper)
+{
+    g_return_val_if_fail (stepper != NULL, 0);
+    return stepper->n_lanes;
+}
+
 gboolean
 dinolab_stepper_forward_backward (DinolabStepper     *stepper,
                                   const float        *globals,
                                   const float        *locals,
                                   gint64              it,
                                   int                 niter_per_epoch,
-                                  DinolabRng         *rng,
                                   DinolabStepMetrics *metrics,
                                   GError            **error)
 {
     DinolabStepper *s = stepper;
     const DinolabHparams *hp;
-    DinolabLossStats stats;
-    size_t rows_g, D;
-    const float *dinp;
-    gint64 t0, t1;
+    gboolean finite = TRUE;
 
     g_return_val_if_fail (stepper != NULL && globals != NULL && metrics != NULL, FALSE);
     g_return_val_if_fail (stepper->n_local == 0 || locals != NULL, FALSE);
     g_return_val_if_fail (niter_per_epoch > 0 && it >= 0, FALSE);
 
     hp = &s->hp;
-    rows_g = (size_t) 2 * s->B;
-    D = (size_t) s->D;
     memset (metrics, 0, sizeof *metrics);
     metrics->iteration = it;
     metrics->epoch = (int) (it / niter_per_epoch);
@@ -162,48 +317,51 @@ dinolab_stepper_forward_backward (DinolabStepper     *stepper,
                                          hp->warmup_teacher_temp_epochs, metrics->epoch)
         : hp->student_temp;
 
-    /* 2. teacher on the globals, student on every crop, crop-major rows */
-    t0 = g_get_monotonic_time ();
-    dinolab_backbone_forward (s->teacher, s->teacher_bb, globals, NULL);
-    dinolab_head_forward (s->teacher, s->teacher_head, dinolab_backbone_work_get_cls (s->teacher_bb),
-                          (int) rows_g);
-    t1 = g_get_monotonic_time ();
-    metrics->time_teacher = (t1 - t0) * 1e-6;
+    /* 2-4. every lane: teacher and student forward, loss, backward */
+    s->job_globals = globals;
+    s->job_locals = locals;
+    s->job_it = it;
+    s->job_teacher_temp = (float) metrics->teacher_temp;
+    s->pending = s->n_lanes - 1;
+    for (int l = 1; l < s->n_lanes; l++)
+        g_thread_pool_push (s->pool, &s->lanes[l], NULL);
+    lane_run_ (s, &s->lanes[0]);
+    g_mutex_lock (&s->lock);
+    while (s->pending > 0)
+        g_cond_wait (&s->done_cond, &s->lock);
+    g_mutex_unlock (&s->lock);
 
-    dinolab_backbone_forward (s->student, s->student_g, globals, rng);
-    memcpy (s->head_in, dinolab_backbone_work_get_cls (s->student_g), rows_g * D * sizeof (float));
-    if (s->n_local > 0) {
-        dinolab_backbone_forward (s->student, s->student_l, locals, rng);
-        memcpy (s->head_in + rows_g * D, dinolab_backbone_work_get_cls (s->student_l),
-                (size_t) s->n_local * s->B * D * sizeof (float));
+    /* the step's loss and diagnostics: means over all samples, lane by lane */
+    for (int l = 0; l < s->n_lanes; l++) {
+        const Lane *lane = &s->lanes[l];
+        double w = (double) lane->nb / s->B;
+        finite &= lane->finite;
+        metrics->loss += w * lane->stats.loss;
+        metrics->teacher_entropy += w * lane->stats.teacher_entropy;
+        metrics->kl += w * lane->stats.kl;
+        metrics->student_entropy += w * lane->stats.student_entropy;
+        metrics->time_teacher = MAX (metrics->time_teacher, lane->time_teacher);
+        metrics->time_student = MAX (metrics->time_student, lane->time_student);
+        metrics->time_backward = MAX (metrics->time_backward, lane->time_backward);
     }
-    dinolab_head_forward (s->student, s->student_head, s->head_in, s->V * s->B);
-
-    if (!dinolab_loss_compute (s->loss, &stats, s->dstudent,
-                               dinolab_head_work_get_logits (s->student_head),
-                               dinolab_head_work_get_logits (s->teacher_head),
-                               hp->use_centering ? s->center : NULL,
-                               (float) hp->student_temp, (float) metrics->teacher_temp)) {
-        metrics->loss = stats.loss;
+    if (!finite || !isfinite (metrics->loss)) {
         g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_DIVERGED,
-                     "the loss is not finite (%g) at iteration %" G_GINT64_FORMAT, stats.loss, it);
+                     "the loss is not finite (%g) at iteration %" G_GINT64_FORMAT, metrics->loss, it);
         return FALSE;
     }
-    t0 = g_get_monotonic_time ();
-    metrics->time_student = (t0 - t1) * 1e-6;
-    metrics->loss = stats.loss;
-    metrics->teacher_entropy = stats.teacher_entropy;
-    metrics->kl = stats.kl;
-    metrics->student_entropy = stats.student_entropy;
 
-    /* 4. backward: head, then each backbone pass with its rows of the head input */
-    dinolab_model_zero_grads (s->student);
-    dinolab_head_backward (s->student, s->student_head, s->dstudent);
-    dinp = dinolab_head_work_get_dinput (s->student_head);
-    dinolab_backbone_backward (s->student, s->student_g, dinp);
-    if (s->n_local > 0)
-        dinolab_backbone_backward (s->student, s->student_l, dinp + rows_g * D);
-    metrics->time_backward = (g_get_monotonic_time () - t0) * 1e-6;
+    /* the student's gradient: lane 0 wrote into the model's block; add the others in order */
+    if (s->n_lanes > 1) {
+        float *grads = dinolab_model_get_grads (s->student);
+        size_t n = dinolab_model_get_table (s->student)->total;
+        gint64 t0 = g_get_monotonic_time ();
+        for (int l = 1; l < s->n_lanes; l++) {
+            const float *g = s->lanes[l].grads;
+            for (size_t i = 0; i < n; i++)
+                grads[i] += g[i];
+        }
+        metrics->time_backward += (g_get_monotonic_time () - t0) * 1e-6;
+    }
     return TRUE;
 }
 
@@ -235,8 +393,7 @@ dinolab_stepper_update (DinolabStepper     *stepper,
 
     /* the center moves after the loss, from the raw teacher logits (DINO.md 4) */
     if (hp->use_centering)
-        dinolab_center_update (s->center, dinolab_head_work_get_logits (s->teacher_head),
-                               2 * s->B, s->K, (float) hp->center_momentum);
+        dinolab_center_update (s->center, s->teacher_logits, 2 * s->B, s->K, (float) hp->center_momentum);
     for (int k = 0; k < s->K; k++)
         cn += (double) s->center[k] * s->center[k];
     metrics->center_norm = sqrt (cn);
@@ -249,12 +406,10 @@ dinolab_stepper_run (DinolabStepper     *stepper,
                      const float        *locals,
                      gint64              it,
                      int                 niter_per_epoch,
-                     DinolabRng         *rng,
                      DinolabStepMetrics *metrics,
                      GError            **error)
 {
-    if (!dinolab_stepper_forward_backward (stepper, globals, locals, it, niter_per_epoch, rng,
-                                           metrics, error))
+    if (!dinolab_stepper_forward_backward (stepper, globals, locals, it, niter_per_epoch, metrics, error))
         return FALSE;
     dinolab_stepper_update (stepper, metrics);
     return TRUE;

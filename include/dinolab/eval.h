@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * eval.h: what a trained backbone is worth, measured the way DINO measures it:
+ * weighted k-NN classification on L2-normalised CLS features (DINO.md 6.1) and the
+ * last block's CLS attention with its threshold masks (DINO.md 7).
+ *
+ * Everything here runs the backbone in inference mode (no drop path, no head) on the
+ * evaluation view of dataset items (dinolab_dataset_get_eval_view: no augmentation,
+ * shorter side resized to the view size, centre crop, normalised with the dataset's
+ * own dinolab_dataset_get_normalization(), i.e. the normalisation the trainer's
+ * augmentation uses). The trainer calls it every eval_every epochs on a fixed subset
+ * (the teacher's k-NN accuracy and the attention of a few probe images);
+ * `dinolab-cli knn` and `dinolab-cli attention` call it on whole splits or single
+ * images.
+ *
+ * Typical use (a k-NN accuracy of the teacher on subsets of both splits):
+ *   DinolabKnnResult r;
+ *   if (!dinolab_eval_knn (teacher, train_ds, train_idx, 5000, test_ds, test_idx, 1000,
+ *                          hp->global_crop_size, 20, 0.07, &r, cancel, &error))
+ *       ...
+ *   g_print ("k-NN top-1 %.2f%% top-5 %.2f%%\n", r.top1, r.top5);
+ *
+ * Threads: the backbone passes run on the model's `threads` hyperparameter cores (0: all
+ * of them) as lanes, each lane whole batches with single-threaded BLAS; with more than
+ * one lane the BLAS thread count is set to 1 for the pass and back to `threads` after
+ * it (dinolab_blas_set_threads), so do not call these while another thread of the
+ * process runs BLAS products. The model is only read.
+ *
+ * It is not a trainer and not a viewer: it neither stores results nor draws anything
+ * (the CLI's PNG overlays live in src/cli). It allocates its own buffers per call;
+ * nothing here is in the training hot path. Errors are GErrors in the DINOLAB_ERROR domain:
+ * INVALID_INPUT for sizes and labels that do not fit, what the dataset reports for
+ * items it cannot read, CANCELLED when @cancellable fires.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib.h>
+
+#include "dinolab/data.h"
+#include "dinolab/model.h"
+
+G_BEGIN_DECLS
+
+/* Defaults of DINO's eval_knn.py: k = 20 (the reported one), T = 0.07. */
+#define DINOLAB_KNN_DEFAULT_K           20
+#define DINOLAB_KNN_DEFAULT_TEMPERATURE 0.07
+
+// ----------------------------------------------------------------------------
+// features
+
+/* dinolab_eval_features:
+ * The L2-normalised CLS features (after the final LayerNorm, DINO.md 6.1) of the
+ * evaluation views of items @indices[0 .. @n-1] of @ds.
+ * @size: the view side in pixels, a multiple of patch_size (the trainer passes
+ *   hp->global_crop_size); the dataset's channels must equal the model's in_chans.
+ * @batch: images per backbone pass and lane (<= 0: 64); bounds the activation memory.
+ * Results do not depend on the number of lanes beyond float rounding.
+ * @out: caller-owned, @n x embed_dim floats; row r is item @indices[r], unit norm (an
+ *   all-zero feature stays zero).
+ * Polls @cancellable (may be NULL) between batches. Returns FALSE with @error set on a
+ * size or channel mismatch (INVALID_INPUT), an unreadable item (the dataset's error),
+ * or cancellation (CANCELLED); @out is then undefined. */
+gboolean dinolab_eval_features       (DinolabModel   *model,
+                                      DinolabDataset *ds,
+                                      const gsize    *indices,
+                                      gsize           n,
+                                      int             size,
+                                      int             batch,
+                                      float          *out,
+                                      GCancellable   *cancellable,
+                                      GError        **error);
+
+/* dinolab_eval_pixel_features:
+ * The raw-pixel baseline: the evaluation view (normalised, C x @size x @size)
+ * flattened and L2-normalised. @out: caller-owned, @n x (channels * @size * @size)
+ * floats (see dinolab_eval_pixel_dim()). Same errors and cancellation as
+ * dinolab_eval_features(); any @size >= 1 is accepted. */
+gboolean dinolab_eval_pixel_features (DinolabDataset *ds,
+                                      const gsize    *indices,
+                                      gsize           n,
+                                      int             size,
+                                      float          *out,
+                                      GCancellable   *cancellable,
+                                      GError        **error);
+
+/* Feature width of dinolab_eval_pixel_features() for @ds at @size. */
+int      dinolab_eval_pixel_dim      (const DinolabDataset *ds,
+                                      int                   size);
+
+// ----------------------------------------------------------------------------
+// weighted k-NN (DINO.md 6.1)
+
+typedef struct {
+    double top1;         /* accuracy in percent (0 .. 100), as eval_knn.py prints it */
+    double top5;         /* percent of test items whose label is among the best
+                            top5_classes class scores */
+    gsize  n_train;      /* train features used */
+    gsize  n_test;       /* test features classified */
+    int    k;            /* neighbours used: min(requested k, n_train) */
+    int    top5_classes; /* min(5, k, n_classes): what "top-5" means for this run */
+    double temperature;  /* T of the weights exp(cos / T) */
+} DinolabKnnResult;
+
+/* dinolab_knn_classify:
+ * Weighted k-NN of DINO's eval_knn.py. @train [n_train, dim] and @test [n_test, dim]
+ * are L2-normalised features (caller-owned, only read), so a dot product is the cosine
+ * similarity. For every test row: its k most similar train rows (ties: the lower train
+ * index first), weights w = exp(cos / @temperature), class score = sum of w over the
+ * neighbours with that label (in double); the prediction is the class with the highest
+ * score (ties: the lower class). top-5 counts a hit when the label is among the
+ * min(5, k, n_classes) best classes.
+ * The similarities come from matmul_gemm in blocks of at most 256 test x 4096 train
+ * rows with a running top-k, so memory stays a few MB whatever the split sizes.
+ * @k >= 1 (larger than @n_train means all of them); @temperature > 0; @n_classes >= 1;
+ * labels must lie in [0, @n_classes). @predictions: NULL, or caller-owned [n_test]
+ * receiving the predicted classes. Fills @result (caller-owned).
+ * Returns FALSE with INVALID_INPUT when @n_train is 0 or a label is out of range
+ * (the message names the split, the item and the label). */
+gboolean dinolab_knn_classify        (const float      *train,
+                                      const int        *train_labels,
+                                      gsize             n_train,
+                                      const float      *test,
+                                      const int        *test_labels,
+                                      gsize             n_test,
+                                      int               dim,
+                                      int               n_classes,
+                                      int               k,
+                                      double            temperature,
+                                      int              *predictions,
+                                      DinolabKnnResult *result,
+                                      GError          **error);
+
+/* dinolab_eval_knn:
+ * Features of both item lists (dinolab_eval_features, or with @model NULL the raw-pixel
+ * baseline dinolab_eval_pixel_features), labels from the datasets, then
+ * dinolab_knn_classify() with n_classes = that of @train_ds. @train_indices /
+ * @test_indices may be NULL for "every item, in order" (@n_train / @n_test must then
+ * equal the dataset sizes). Datasets without labels are refused (INVALID_INPUT).
+ * Allocates and frees the features itself (n * dim floats each). */
+gboolean dinolab_eval_knn            (DinolabModel     *model,
+                                      DinolabDataset   *train_ds,
+                                      const gsize      *train_indices,
+                                      gsize             n_train,
+                                      DinolabDataset   *test_ds,
+                                      const gsize      *test_indices,
+                                      gsize             n_test,
+                                      int               size,
+                                      int               k,
+                                      double            temperature,
+                                      DinolabKnnResult *result,
+                                      GCancellable     *cancellable,
+                                      GError          **error);
+
+// ----------------------------------------------------------------------------
+// attention (DINO.md 7)
+
+/* dinolab_eval_attention:
+ * The last block's CLS-to-patch attention of the evaluation views (side @size, a
+ * multiple of patch_size) of items @indices[0 .. @n-1]: @out, caller-owned,
+ * [n, num_heads, P] with P = (size / patch_size)^2, patches row-major; raw softmax
+ * entries (each head's row sums to 1 minus its CLS-to-CLS entry), not renormalised.
+ * Same errors as dinolab_eval_features(). */
+gboolean dinolab_eval_attention      (DinolabModel   *model,
+                                      DinolabDataset *ds,
+                                      const gsize    *indices,
+                                      gsize           n,
+                                      int             size,
+                                      float          *out,
+                                      GCancellable   *cancellable,
+                                      GError        **error);
+
+/* dinolab_eval_image_attention:
+ * Same for one image already normalised: @image [in_chans, @height, @width]
+ * (caller-owned; both sides multiples of patch_size, else INVALID_INPUT naming the
+ * size). @out: caller-owned [num_heads, (height/p) * (width/p)]. Also writes the
+ * image's unit-norm CLS feature to @feature [embed_dim] when it is not NULL. */
+gboolean dinolab_eval_image_attention (DinolabModel *model,
+                                       const float  *image,
+                                       int           height,
+                                       int           width,
+                                       float        *out,
+                                       float        *feature,
+                                       GError      **error);
+
+/* dinolab_attention_mask:
+ * The threshold mask of visualize_attention.py (DINO.md 7): the smallest set of
+ * patches whose attention holds at least @fraction of the map's total mass, taken from
+ * the highest values down (ties: the lower patch index first). @att [n_patches]
+ * non-negative (caller-owned, only read); @mask [n_patches] (caller-owned) receives
+ * 1 for kept patches and 0 for the others. Sums are in double and the comparison
+ * allows 1e-9 of the total for rounding. @fraction <= 0 keeps nothing, >= 1 keeps every
+ * patch with a non-zero value; an all-zero map keeps nothing.
+ * Returns the number of patches kept. */
+int      dinolab_attention_mask      (guint8      *mask,
+                                      const float *att,
+                                      int          n_patches,
+                                      double       fraction);
+
+G_END_DECLS

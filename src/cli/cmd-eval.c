@@ -1,0 +1,1045 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * cmd-eval.c: `knn` and `attention`, the two subcommands that say what a trained
+ * backbone learned (issue #4, DINO.md 6.1 and 7).
+ *
+ * knn       weighted k-NN accuracy of a run's checkpoint or a weight file on a labelled
+ *           dataset, next to the same k-NN on raw pixels and on a randomly initialised
+ *           ViT of the same shape, so a user sees what training added.
+ * attention the last block's CLS attention of one image: the input as the model sees
+ *           it, one overlay per head, the head mean, the threshold masks (the smallest
+ *           set of patches holding a fraction of the mass) and attention.npy.
+ *
+ * The numbers come from the engine (dinolab/eval.h); this file loads models, picks
+ * items, prints and draws. The PNGs are drawn with Cairo (the engine stays Cairo-free);
+ * image files are decoded with gdk-pixbuf and resized with the engine's bicubic
+ * resampler (image.h), the one the evaluation views use.
+ */
+#include "config.h"
+
+#include <cairo.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dinolab/data.h"
+#include "dinolab/error.h"
+#include "dinolab/eval.h"
+#include "dinolab/io.h"
+#include "dinolab/model.h"
+#include "dinolab/store.h"
+#include "image.h"
+#include "kernels.h"
+
+/* Items per call of dinolab_eval_features between two progress lines. */
+#define KNN_PROGRESS_SLICE 4096
+/* Seed of the random-initialisation baseline and of --limit-* subsets. */
+#define BASELINE_SEED 0
+/* Auto zoom: overlays are drawn at least this many pixels on their longer side. */
+#define ATTN_MIN_DISPLAY 256
+/* Opacity of the heat map over the image, and of a mask's fill. */
+#define ATTN_HEAT_ALPHA 0.6
+#define ATTN_MASK_ALPHA 0.45
+
+// ----------------------------------------------------------------------------
+// shared: the model, from a run's checkpoint or a weight file
+
+typedef struct {
+    DinolabModel *model;    /* backbone only */
+    char         *source;   /* what was loaded, for messages and --json */
+    char         *path;     /* the file read */
+    gint64        step;     /* the checkpoint's step, -1 for --weights */
+} LoadedModel;
+
+static void
+loaded_model_clear_ (LoadedModel *lm)
+{
+    g_clear_pointer (&lm->model, dinolab_model_free);
+    g_clear_pointer (&lm->source, g_free);
+    g_clear_pointer (&lm->path, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LoadedModel, loaded_model_clear_)
+
+/* The checkpoint file of run @ref: the one at @step, or the latest when @step < 0. */
+static char *
+run_checkpoint_path_ (const char *db, const char *ref, gint64 step, gint64 *step_out,
+                      char **source, GError **error)
+{
+    g_autoptr (DinolabStore) store = NULL;
+    g_autoptr (DinolabRunInfo) info = NULL;
+    g_autoptr (DinolabCheckpointInfo) latest = NULL;
+    g_autoptr (GPtrArray) list = NULL;
+    const DinolabCheckpointInfo *ck = NULL;
+
+    if (!(store = dinolab_store_open_full (db, DINOLAB_STORE_OPEN_READ_ONLY, error)) ||
+        !(info = dinolab_store_get_run (store, ref, error)))
+        return NULL;
+    if (step < 0) {
+        latest = dinolab_store_get_latest_checkpoint (store, info->uuid, error);
+        if (latest == NULL) {
+            if (error == NULL || *error == NULL)
+                g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                             "run %s (%s) has no checkpoint yet", info->name, info->uuid);
+            return NULL;
+        }
+        ck = latest;
+    } else {
+        g_autoptr (GString) steps = g_string_new (NULL);
+        if (!(list = dinolab_store_list_checkpoints (store, info->uuid, error)))
+            return NULL;
+        for (guint i = 0; i < list->len; i++) {
+            const DinolabCheckpointInfo *c = g_ptr_array_index (list, i);
+            if (c->step == step)
+                ck = c;
+            g_string_append_printf (steps, "%s%" G_GINT64_FORMAT, i ? ", " : "", c->step);
+        }
+        if (ck == NULL) {
+            g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                         "run %s has no checkpoint at step %" G_GINT64_FORMAT " (it has: %s)",
+                         info->name, step, list->len ? steps->str : "none");
+            return NULL;
+        }
+    }
+    *step_out = ck->step;
+    *source = g_strdup_printf ("run %s (%.8s), checkpoint at step %" G_GINT64_FORMAT,
+                               info->name, info->uuid, ck->step);
+    return dinolab_store_resolve_path (store, ck->path);
+}
+
+/* Loads the backbone of --weights FILE or --run RUN [--checkpoint STEP]: the teacher
+ * (or with @student the student) of a checkpoint; sizes from the file's metadata or
+ * shapes, then --set overrides, then --threads (>= 0) as the threads hyperparameter,
+ * which the evaluation reads. */
+static gboolean
+load_backbone_ (LoadedModel *lm, const char *weights, const char *run, gint64 checkpoint,
+                const char *db, gboolean student, char **sets, int threads, GError **error)
+{
+    g_autoptr (DinolabSafetensors) st = NULL;
+    g_auto (DinolabHparams) hp = { 0 };
+    gboolean has_head = FALSE;
+
+    lm->step = -1;
+    if (run != NULL) {
+        lm->path = run_checkpoint_path_ (db, run, checkpoint, &lm->step, &lm->source, error);
+        if (lm->path == NULL)
+            return FALSE;
+    } else {
+        lm->path = g_strdup (weights);
+        lm->source = g_strdup (weights);
+    }
+    dinolab_hparams_init (&hp);
+    if (!(st = dinolab_safetensors_read (lm->path, student ? "student" : "teacher", error)) ||
+        !dinolab_model_hparams_from_safetensors (st, &hp, &has_head, error) ||
+        !cli_apply_overrides (&hp, NULL, sets, error))
+        return FALSE;
+    if (threads >= 0)
+        hp.threads = threads;
+    if (!(lm->model = dinolab_model_new (&hp, FALSE, error)) ||
+        !dinolab_model_load_safetensors (lm->model, st, error))
+        return FALSE;
+    return TRUE;
+}
+
+static gboolean
+parse_split_ (const char *text, DinolabSplit *split)
+{
+    if (g_strcmp0 (text, "train") == 0)
+        *split = DINOLAB_SPLIT_TRAIN;
+    else if (g_strcmp0 (text, "test") == 0)
+        *split = DINOLAB_SPLIT_TEST;
+    else
+        return FALSE;
+    return TRUE;
+}
+
+static double
+now_ (void)
+{
+    return (double) g_get_monotonic_time () / 1e6;
+}
+
+// ----------------------------------------------------------------------------
+// knn
+
+typedef struct {
+    const char      *key;     /* JSON member */
+    const char      *label;   /* table row */
+    DinolabKnnResult r;
+    double           seconds;
+    gboolean         done;
+} KnnRow;
+
+static int
+gsize_cmp_ (const void *a, const void *b)
+{
+    gsize x = *(const gsize *) a, y = *(const gsize *) b;
+    return (x > y) - (x < y);
+}
+
+/* A fixed subset of @limit items out of @size (all when @limit is 0 or >= size): a
+ * seeded partial Fisher-Yates shuffle, sorted back into dataset order. */
+static gsize *
+pick_items_ (gsize size, gint64 limit, gsize *n_out)
+{
+    gsize n = (limit > 0 && (guint64) limit < size) ? (gsize) limit : size;
+    gsize *idx = g_new (gsize, MAX (size, 1));
+
+    for (gsize i = 0; i < size; i++)
+        idx[i] = i;
+    if (n < size) {
+        g_autoptr (GRand) rand = g_rand_new_with_seed (BASELINE_SEED);
+        for (gsize i = 0; i < n; i++) {
+            gsize j = MIN (i + (gsize) (g_rand_double (rand) * (double) (size - i)), size - 1);
+            gsize t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+        }
+        qsort (idx, n, sizeof (gsize), gsize_cmp_);
+    }
+    *n_out = n;
+    return idx;
+}
+
+static int *
+labels_of_ (DinolabDataset *ds, const gsize *idx, gsize n, GError **error)
+{
+    g_autofree int *labels = g_new (int, MAX (n, 1));
+
+    for (gsize i = 0; i < n; i++) {
+        labels[i] = dinolab_dataset_get_label (ds, idx[i]);
+        if (labels[i] < 0) {
+            g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                         "%s: item %" G_GSIZE_FORMAT " has no label (k-NN needs a labelled dataset)",
+                         dinolab_dataset_get_spec (ds), idx[i]);
+            return NULL;
+        }
+    }
+    return g_steal_pointer (&labels);
+}
+
+/* Features of @n items (model, or raw pixels when @model is NULL), with a progress line
+ * on a terminal. */
+static gboolean
+features_ (DinolabModel *model, DinolabDataset *ds, const gsize *idx, gsize n, int size,
+           int dim, float *out, const char *what, gboolean progress, GError **error)
+{
+    for (gsize i0 = 0; i0 < n; i0 += KNN_PROGRESS_SLICE) {
+        gsize m = MIN ((gsize) KNN_PROGRESS_SLICE, n - i0);
+        gboolean ok;
+        if (progress)
+            g_printerr ("\r  %s: %" G_GSIZE_FORMAT " / %" G_GSIZE_FORMAT " items\033[K", what, i0, n);
+        ok = model != NULL
+            ? dinolab_eval_features (model, ds, idx + i0, m, size, 0, out + i0 * (size_t) dim, NULL, error)
+            : dinolab_eval_pixel_features (ds, idx + i0, m, size, out + i0 * (size_t) dim, NULL, error);
+        if (!ok)
+            return FALSE;
+    }
+    if (progress)
+        g_printerr ("\r\033[K");
+    return TRUE;
+}
+
+static gboolean
+knn_row_ (KnnRow *row, DinolabModel *model, DinolabDataset *train, const gsize *tr_idx,
+          const int *tr_labels, gsize n_train, DinolabDataset *test, const gsize *te_idx,
+          const int *te_labels, gsize n_test, int size, int n_classes, int k, double T,
+          gboolean progress, GError **error)
+{
+    int dim = model != NULL ? dinolab_model_get_hparams (model)->embed_dim
+                            : dinolab_eval_pixel_dim (train, size);
+    g_autofree float *ftr = g_try_new (float, MAX (n_train, 1) * (size_t) dim);
+    g_autofree float *fte = g_try_new (float, MAX (n_test, 1) * (size_t) dim);
+    g_autofree char *what_tr = g_strdup_printf ("%s, train features", row->label);
+    g_autofree char *what_te = g_strdup_printf ("%s, test features", row->label);
+    double t0 = now_ ();
+
+    if (ftr == NULL || fte == NULL) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: not enough memory for %" G_GSIZE_FORMAT " x %d features (use --limit-train)",
+                     row->label, n_train + n_test, dim);
+        return FALSE;
+    }
+    if (!features_ (model, train, tr_idx, n_train, size, dim, ftr, what_tr, progress, error) ||
+        !features_ (model, test, te_idx, n_test, size, dim, fte, what_te, progress, error))
+        return FALSE;
+    if (!dinolab_knn_classify (ftr, tr_labels, n_train, fte, te_labels, n_test, dim, n_classes,
+                               k, T, NULL, &row->r, error))
+        return FALSE;
+    row->seconds = now_ () - t0;
+    row->done = TRUE;
+    return TRUE;
+}
+
+static void
+print_knn_json_ (const LoadedModel *lm, const char *spec, const char *train_split,
+                 const char *test_split, int size, const KnnRow *rows, int n_rows)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    g_autoptr (JsonGenerator) gen = json_generator_new ();
+    g_autoptr (JsonNode) root = NULL;
+    g_autofree char *text = NULL;
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "source");
+    json_builder_add_string_value (b, lm->source);
+    json_builder_set_member_name (b, "file");
+    json_builder_add_string_value (b, lm->path);
+    if (lm->step >= 0) {
+        json_builder_set_member_name (b, "step");
+        json_builder_add_int_value (b, lm->step);
+    }
+    json_builder_set_member_name (b, "dataset");
+    json_builder_add_string_value (b, spec);
+    json_builder_set_member_name (b, "train_split");
+    json_builder_add_string_value (b, train_split);
+    json_builder_set_member_name (b, "test_split");
+    json_builder_add_string_value (b, test_split);
+    json_builder_set_member_name (b, "n_train");
+    json_builder_add_int_value (b, (gint64) rows[0].r.n_train);
+    json_builder_set_member_name (b, "n_test");
+    json_builder_add_int_value (b, (gint64) rows[0].r.n_test);
+    json_builder_set_member_name (b, "k");
+    json_builder_add_int_value (b, rows[0].r.k);
+    json_builder_set_member_name (b, "temperature");
+    json_builder_add_double_value (b, rows[0].r.temperature);
+    json_builder_set_member_name (b, "top5_classes");
+    json_builder_add_int_value (b, rows[0].r.top5_classes);
+    json_builder_set_member_name (b, "view_size");
+    json_builder_add_int_value (b, size);
+    for (int i = 0; i < n_rows; i++) {
+        if (!rows[i].done)
+            continue;
+        json_builder_set_member_name (b, rows[i].key);
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "top1");
+        json_builder_add_double_value (b, rows[i].r.top1);
+        json_builder_set_member_name (b, "top5");
+        json_builder_add_double_value (b, rows[i].r.top5);
+        json_builder_set_member_name (b, "seconds");
+        json_builder_add_double_value (b, rows[i].seconds);
+        json_builder_end_object (b);
+    }
+    json_builder_end_object (b);
+    root = json_builder_get_root (b);
+    json_generator_set_root (gen, root);
+    json_generator_set_pretty (gen, TRUE);
+    text = json_generator_to_data (gen, NULL);
+    printf ("%s\n", text);
+}
+
+int
+cmd_knn (int argc, char **argv)
+{
+    g_autofree char *run = NULL, *weights = NULL, *spec_opt = NULL, *db = NULL;
+    g_autofree char *train_split_s = NULL, *test_split_s = NULL;
+    g_auto (GStrv) sets = NULL;
+    gint64 checkpoint = -1, limit_train = 0, limit_test = 0;
+    int k = DINOLAB_KNN_DEFAULT_K, size = 0, threads = -1, status = CLI_EXIT_OK;
+    double temperature = DINOLAB_KNN_DEFAULT_TEMPERATURE;
+    gboolean json = FALSE, student = FALSE, no_baselines = FALSE;
+    const GOptionEntry entries[] = {
+        { "run", 0, 0, G_OPTION_ARG_STRING, &run, "A run of the store (name, uuid or uuid prefix)", "RUN" },
+        { "checkpoint", 0, 0, G_OPTION_ARG_INT64, &checkpoint, "The run's checkpoint at this step (default: the latest)", "STEP" },
+        { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, "A weight file or checkpoint (safetensors) instead of a run", "FILE" },
+        { "student", 0, 0, G_OPTION_ARG_NONE, &student, "Use the student's weights of a checkpoint (default: the teacher's)", NULL },
+        { "dataset", 0, 0, G_OPTION_ARG_STRING, &spec_opt, "Dataset spec (default: the model's dataset hyperparameter)", "SPEC" },
+        { "train-split", 0, 0, G_OPTION_ARG_STRING, &train_split_s, "Split of the neighbours: train or test (default train)", "SPLIT" },
+        { "test-split", 0, 0, G_OPTION_ARG_STRING, &test_split_s, "Split classified: train or test (default test)", "SPLIT" },
+        { "k", 0, 0, G_OPTION_ARG_INT, &k, "Neighbours (default 20)", "K" },
+        { "temperature", 0, 0, G_OPTION_ARG_DOUBLE, &temperature, "T of the weights exp(cos/T) (default 0.07)", "T" },
+        { "limit-train", 0, 0, G_OPTION_ARG_INT64, &limit_train, "Use a fixed random subset of N train items (default: all)", "N" },
+        { "limit-test", 0, 0, G_OPTION_ARG_INT64, &limit_test, "Use a fixed random subset of N test items (default: all)", "N" },
+        { "size", 0, 0, G_OPTION_ARG_INT, &size, "Side of the evaluation view (default: global_crop_size)", "S" },
+        { "no-baselines", 0, 0, G_OPTION_ARG_NONE, &no_baselines, "Skip the raw-pixel and random-ViT baselines", NULL },
+        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Override one model hyperparameter, e.g. num_heads (repeatable)", "KEY=VALUE" },
+        { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Cores to use (default: the model's threads hyperparameter; 0: all)", "N" },
+        { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "Run store (default: $DINOLAB_DB or ~/.local/share/dinolab/runs.db)", "PATH" },
+        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the results as JSON", NULL },
+        { NULL }
+    };
+    g_autoptr (GError) error = NULL;
+    g_auto (LoadedModel) lm = { 0 };
+    g_autoptr (DinolabDataset) train = NULL;
+    g_autoptr (DinolabDataset) test = NULL;
+    g_autoptr (DinolabModel) random_model = NULL;
+    g_autofree gsize *tr_idx = NULL, *te_idx = NULL;
+    g_autofree int *tr_labels = NULL, *te_labels = NULL;
+    const DinolabHparams *hp;
+    DinolabSplit train_split = DINOLAB_SPLIT_TRAIN, test_split = DINOLAB_SPLIT_TEST;
+    KnnRow rows[3] = {
+        { .key = "model", .label = "model" },
+        { .key = "random_init", .label = "random ViT" },
+        { .key = "pixels", .label = "raw pixels" },
+    };
+    g_autofree char *spec = NULL;
+    gsize n_train, n_test;
+    int n_classes;
+    gboolean progress = !json && isatty (STDERR_FILENO);
+
+    if (!cli_parse ("knn", "", "Weighted k-NN accuracy (DINO.md 6.1: L2-normalised CLS features of "
+                    "the evaluation views, cosine similarity, the k nearest train items vote with "
+                    "weights exp(cos/T)) of a run's checkpoint or a weight file, printed next to the "
+                    "same k-NN on raw pixels and on a randomly initialised ViT of the same shape "
+                    "(seed 0).",
+                    entries, &argc, &argv, &status))
+        return status;
+    if ((run == NULL) == (weights == NULL))
+        return cli_fail ("knn", CLI_EXIT_USAGE, "give either --run RUN or --weights FILE (see --help)");
+    if (checkpoint >= 0 && run == NULL)
+        return cli_fail ("knn", CLI_EXIT_USAGE, "--checkpoint needs --run");
+    if (!parse_split_ (train_split_s ? train_split_s : "train", &train_split) ||
+        !parse_split_ (test_split_s ? test_split_s : "test", &test_split))
+        return cli_fail ("knn", CLI_EXIT_USAGE, "a split is 'train' or 'test'");
+    if (k < 1)
+        return cli_fail ("knn", CLI_EXIT_USAGE, "--k: %d must be at least 1", k);
+    if (!(temperature > 0.0) || !isfinite (temperature))
+        return cli_fail ("knn", CLI_EXIT_USAGE, "--temperature: %g must be > 0", temperature);
+    if (limit_train < 0 || limit_test < 0 || size < 0)
+        return cli_fail ("knn", CLI_EXIT_USAGE, "--limit-train, --limit-test and --size must be >= 0");
+
+    if (!load_backbone_ (&lm, weights, run, checkpoint, db, student, sets, threads, &error))
+        return cli_fail_error ("knn", CLI_EXIT_FAILURE, error);
+    hp = dinolab_model_get_hparams (lm.model);
+    spec = g_strdup (spec_opt != NULL ? spec_opt : hp->dataset);
+    if (size == 0)
+        size = hp->global_crop_size;
+    if (!(train = dinolab_dataset_open (spec, train_split, &error)) ||
+        !(test = dinolab_dataset_open (spec, test_split, &error)))
+        return cli_fail_error ("knn", CLI_EXIT_FAILURE, error);
+    if (!dinolab_model_check_input (lm.model, dinolab_dataset_get_channels (train), size, size, &error))
+        return cli_fail ("knn", CLI_EXIT_USAGE, "%s: %s", spec, error->message);
+    n_classes = (int) dinolab_dataset_get_n_classes (train);
+    if (n_classes < 1)
+        return cli_fail ("knn", CLI_EXIT_USAGE, "%s: the dataset has no labels (k-NN needs them)", spec);
+
+    tr_idx = pick_items_ (dinolab_dataset_get_size (train), limit_train, &n_train);
+    te_idx = pick_items_ (dinolab_dataset_get_size (test), limit_test, &n_test);
+    if (n_train == 0 || n_test == 0)
+        return cli_fail ("knn", CLI_EXIT_USAGE, "%s: a split is empty (%" G_GSIZE_FORMAT " train, %"
+                         G_GSIZE_FORMAT " test items)", spec, n_train, n_test);
+    if (!(tr_labels = labels_of_ (train, tr_idx, n_train, &error)) ||
+        !(te_labels = labels_of_ (test, te_idx, n_test, &error)))
+        return cli_fail_error ("knn", CLI_EXIT_USAGE, error);
+
+    dinolab_blas_set_threads (hp->threads);
+    if (!json)
+        printf ("k-NN (k = %d, T = %g) of %s\non %s: %" G_GSIZE_FORMAT " %s items vote for %" G_GSIZE_FORMAT
+                " %s items, views %dx%d\n",
+                (int) MIN ((gsize) k, n_train), temperature, lm.source,
+                dinolab_dataset_get_description (train), n_train,
+                train_split == DINOLAB_SPLIT_TRAIN ? "train" : "test", n_test,
+                test_split == DINOLAB_SPLIT_TRAIN ? "train" : "test", size, size);
+    fflush (stdout);
+
+    if (!knn_row_ (&rows[0], lm.model, train, tr_idx, tr_labels, n_train, test, te_idx, te_labels, n_test,
+                   size, n_classes, k, temperature, progress, &error))
+        return cli_fail_error ("knn", CLI_EXIT_FAILURE, error);
+    if (!no_baselines) {
+        if (!(random_model = dinolab_model_new (hp, FALSE, &error)))
+            return cli_fail_error ("knn", CLI_EXIT_FAILURE, error);
+        dinolab_model_init_random (random_model, BASELINE_SEED);
+        g_clear_pointer (&lm.model, dinolab_model_free);  /* free its memory; hp lives in random_model now */
+        hp = dinolab_model_get_hparams (random_model);
+        if (!knn_row_ (&rows[1], random_model, train, tr_idx, tr_labels, n_train, test, te_idx, te_labels,
+                       n_test, size, n_classes, k, temperature, progress, &error) ||
+            !knn_row_ (&rows[2], NULL, train, tr_idx, tr_labels, n_train, test, te_idx, te_labels,
+                       n_test, size, n_classes, k, temperature, progress, &error))
+            return cli_fail_error ("knn", CLI_EXIT_FAILURE, error);
+    }
+
+    if (json) {
+        print_knn_json_ (&lm, spec, train_split == DINOLAB_SPLIT_TRAIN ? "train" : "test",
+                         test_split == DINOLAB_SPLIT_TRAIN ? "train" : "test", size, rows, 3);
+    } else {
+        printf ("                 top-1    top-%d      time\n", rows[0].r.top5_classes);
+        for (int i = 0; i < 3; i++)
+            if (rows[i].done)
+                printf ("  %-12s %6.2f %%  %6.2f %%  %6.1f s\n", rows[i].label, rows[i].r.top1,
+                        rows[i].r.top5, rows[i].seconds);
+    }
+    return CLI_EXIT_OK;
+}
+
+// ----------------------------------------------------------------------------
+// attention: the input
+
+/* The image as the model takes it, and as it is shown. */
+typedef struct {
+    int     C, H, W;     /* model input: channels, and sides trimmed to multiples of p */
+    float  *x;           /* [C, H, W], normalised */
+    guint8 *rgb;         /* [H, W, 3], what the normalised input shows (for drawing) */
+    float   mean[3], std[3];
+    char   *normalization; /* where mean/std came from, for the summary */
+} AttnInput;
+
+static void
+attn_input_clear_ (AttnInput *in)
+{
+    g_clear_pointer (&in->x, g_free);
+    g_clear_pointer (&in->rgb, g_free);
+    g_clear_pointer (&in->normalization, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AttnInput, attn_input_clear_)
+
+static guint8
+to_u8_ (double v)
+{
+    return (guint8) CLAMP (lround (v), 0, 255);
+}
+
+/* rgb from the normalised input: x * std + mean, in 0..255; grey shown as grey. */
+static void
+fill_rgb_ (AttnInput *in)
+{
+    size_t HW = (size_t) in->H * in->W;
+
+    in->rgb = g_new (guint8, HW * 3);
+    for (size_t i = 0; i < HW; i++)
+        for (int c = 0; c < 3; c++) {
+            int cc = in->C == 3 ? c : 0;
+            in->rgb[i * 3 + c] = to_u8_ (255.0 * (in->x[(size_t) cc * HW + i] * in->std[cc] + in->mean[cc]));
+        }
+}
+
+/* Item @index of @spec's @split: its evaluation view at @size, trimmed to a multiple
+ * of the patch size at the bottom and right (as visualize_attention trims). */
+static gboolean
+input_from_dataset_ (AttnInput *in, const char *spec, DinolabSplit split, gint64 index, int size,
+                     int p, GError **error)
+{
+    g_autoptr (DinolabDataset) ds = NULL;
+    g_autofree float *view = NULL;
+    int side = size - size % p;
+
+    if (!(ds = dinolab_dataset_open (spec, split, error)))
+        return FALSE;
+    if (index < 0 || (guint64) index >= dinolab_dataset_get_size (ds)) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: --index %" G_GINT64_FORMAT " is out of range (the split has %" G_GSIZE_FORMAT " items)",
+                     spec, index, dinolab_dataset_get_size (ds));
+        return FALSE;
+    }
+    in->C = dinolab_dataset_get_channels (ds);
+    if (in->C > 3 || !dinolab_dataset_get_normalization (ds, in->mean, in->std, error))
+        return FALSE;
+    in->normalization = g_strdup_printf ("the dataset's (%s)", spec);
+    view = g_new (float, (size_t) in->C * size * size);
+    if (!dinolab_dataset_get_eval_view (ds, (gsize) index, size, view, error))
+        return FALSE;
+    in->H = in->W = side;
+    in->x = g_new (float, (size_t) in->C * side * side);
+    for (int c = 0; c < in->C; c++)
+        for (int y = 0; y < side; y++)
+            memcpy (in->x + ((size_t) c * side + y) * side, view + ((size_t) c * size + y) * size,
+                    (size_t) side * sizeof (float));
+    fill_rgb_ (in);
+    return TRUE;
+}
+
+/* The normalisation for an image file: that of the model's dataset when it can be
+ * opened and has @C channels, else ImageNet's constants (RGB) or 0.5 / 0.5 (grey). */
+static void
+image_normalization_ (AttnInput *in, const char *dataset, int C)
+{
+    static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
+    static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
+    g_autoptr (DinolabDataset) ds = NULL;
+
+    if (dataset != NULL && *dataset != '\0' &&
+        (ds = dinolab_dataset_open (dataset, DINOLAB_SPLIT_TRAIN, NULL)) != NULL &&
+        dinolab_dataset_get_channels (ds) == C &&
+        dinolab_dataset_get_normalization (ds, in->mean, in->std, NULL)) {
+        in->normalization = g_strdup_printf ("the dataset's (%s)", dataset);
+        return;
+    }
+    for (int c = 0; c < C; c++) {
+        in->mean[c] = C == 3 ? imagenet_mean[c] : 0.5f;
+        in->std[c] = C == 3 ? imagenet_std[c] : 0.5f;
+    }
+    in->normalization = g_strdup (C == 3 ? "ImageNet's" : "mean 0.5, std 0.5");
+}
+
+/* An image file (anything gdk-pixbuf reads): converted to the model's channels (grey
+ * is PIL's L = 0.299 R + 0.587 G + 0.114 B; alpha is dropped), resized with the
+ * engine's antialiased bicubic so the shorter side is @size (aspect kept), trimmed to
+ * multiples of the patch size, normalised. */
+static gboolean
+input_from_file_ (AttnInput *in, const char *path, int size, int C, int p, const char *dataset,
+                  GError **error)
+{
+    g_autoptr (GdkPixbuf) raw = NULL;
+    g_autoptr (GdkPixbuf) pix = NULL;
+    g_autoptr (GError) local = NULL;
+    g_autofree guint8 *src = NULL, *dst = NULL;
+    g_autofree float *tmp = NULL;
+    const guint8 *px;
+    int W, H, n_ch, stride, rw, rh;
+    size_t HW;
+
+    if (C != 1 && C != 3) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: the model takes %d channels; image files give 1 (grey) or 3 (RGB)", path, C);
+        return FALSE;
+    }
+    if (!(raw = gdk_pixbuf_new_from_file (path, &local))) {
+        g_set_error (error, DINOLAB_ERROR,
+                     g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? DINOLAB_ERROR_IO
+                                                                            : DINOLAB_ERROR_INVALID_INPUT,
+                     "%s", local->message);
+        return FALSE;
+    }
+    pix = gdk_pixbuf_apply_embedded_orientation (raw);
+    W = gdk_pixbuf_get_width (pix);
+    H = gdk_pixbuf_get_height (pix);
+    n_ch = gdk_pixbuf_get_n_channels (pix);
+    stride = gdk_pixbuf_get_rowstride (pix);
+    px = gdk_pixbuf_read_pixels (pix);
+    src = g_new (guint8, (size_t) W * H * C);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const guint8 *q = px + (size_t) y * stride + (size_t) x * n_ch;
+            guint8 *o = src + ((size_t) y * W + x) * C;
+            if (C == 3) {
+                o[0] = q[0];
+                o[1] = q[1];
+                o[2] = q[2];
+            } else {  /* PIL's convert("L"), integer rounding */
+                o[0] = (guint8) ((q[0] * 299 + q[1] * 587 + q[2] * 114 + 500) / 1000);
+            }
+        }
+    /* torchvision Resize(int): the shorter side becomes size, the longer one scales and truncates */
+    if (W <= H) {
+        rw = size;
+        rh = (int) ((gint64) size * H / W);
+    } else {
+        rh = size;
+        rw = (int) ((gint64) size * W / H);
+    }
+    in->C = C;
+    in->W = rw - rw % p;
+    in->H = rh - rh % p;
+    if (in->W < p || in->H < p) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: resized to %dx%d it holds no whole %dx%d patch (use a larger --size)",
+                     path, rw, rh, p, p);
+        return FALSE;
+    }
+    dst = g_new (guint8, (size_t) rw * rh * C);
+    tmp = g_new (float, (size_t) H * rw * C);
+    image_resize_bicubic (dst, rw, rh, src, W, H, C, 0, 0, W, H, tmp);
+
+    image_normalization_ (in, dataset, C);
+    HW = (size_t) in->H * in->W;
+    in->x = g_new (float, (size_t) C * HW);
+    in->rgb = g_new (guint8, HW * 3);
+    for (int y = 0; y < in->H; y++)
+        for (int x = 0; x < in->W; x++) {
+            const guint8 *q = dst + ((size_t) y * rw + x) * C;
+            size_t i = (size_t) y * in->W + x;
+            for (int c = 0; c < C; c++)
+                in->x[(size_t) c * HW + i] = (q[c] / 255.0f - in->mean[c]) / in->std[c];
+            for (int c = 0; c < 3; c++)
+                in->rgb[i * 3 + c] = q[C == 3 ? c : 0];
+        }
+    return TRUE;
+}
+
+// ----------------------------------------------------------------------------
+// attention: drawing (Cairo)
+
+/* viridis, sampled at 0, 1/8, ..., 1 (matplotlib's _viridis_data), interpolated linearly */
+static const guint8 viridis_[9][3] = {
+    { 68, 1, 84 },    { 71, 44, 122 },  { 59, 81, 139 },  { 44, 113, 142 }, { 33, 144, 141 },
+    { 39, 173, 129 }, { 92, 200, 99 },  { 170, 220, 50 }, { 253, 231, 37 },
+};
+
+static void
+viridis_rgb_ (double t, double rgb[3])
+{
+    double u = CLAMP (t, 0.0, 1.0) * 8.0;
+    int i = MIN ((int) u, 7);
+    double f = u - i;
+
+    for (int c = 0; c < 3; c++)
+        rgb[c] = ((1.0 - f) * viridis_[i][c] + f * viridis_[i + 1][c]) / 255.0;
+}
+
+/* Bright, distinct mask colours, one per head (cycled). */
+static const double mask_colours_[8][3] = {
+    { 1.0, 0.23, 0.19 }, { 0.2, 0.85, 0.3 }, { 0.2, 0.55, 1.0 }, { 1.0, 0.8, 0.0 },
+    { 0.95, 0.3, 0.95 }, { 0.0, 0.9, 0.9 },  { 1.0, 0.55, 0.1 }, { 0.65, 0.45, 1.0 },
+};
+
+/* An RGB24 surface of @rgb [H, W, 3]. */
+static cairo_surface_t *
+rgb_surface_ (const guint8 *rgb, int W, int H)
+{
+    cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, W, H);
+    unsigned char *data = cairo_image_surface_get_data (s);
+    int stride = cairo_image_surface_get_stride (s);
+
+    cairo_surface_flush (s);
+    for (int y = 0; y < H; y++) {
+        guint32 *row = (guint32 *) (data + (size_t) y * stride);
+        for (int x = 0; x < W; x++) {
+            const guint8 *q = rgb + ((size_t) y * W + x) * 3;
+            row[x] = ((guint32) q[0] << 16) | ((guint32) q[1] << 8) | q[2];
+        }
+    }
+    cairo_surface_mark_dirty (s);
+    return s;
+}
+
+/* The map [gh, gw] through viridis, auto min/max, as an RGB24 surface of the grid size. */
+static cairo_surface_t *
+heat_surface_ (const float *map, int gh, int gw)
+{
+    cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, gw, gh);
+    unsigned char *data = cairo_image_surface_get_data (s);
+    int stride = cairo_image_surface_get_stride (s);
+    float lo = map[0], hi = map[0];
+
+    for (int i = 1; i < gh * gw; i++) {
+        lo = MIN (lo, map[i]);
+        hi = MAX (hi, map[i]);
+    }
+    cairo_surface_flush (s);
+    for (int y = 0; y < gh; y++) {
+        guint32 *row = (guint32 *) (data + (size_t) y * stride);
+        for (int x = 0; x < gw; x++) {
+            double rgb[3];
+            viridis_rgb_ (hi > lo ? (map[y * gw + x] - lo) / (double) (hi - lo) : 0.0, rgb);
+            row[x] = ((guint32) lround (rgb[0] * 255) << 16) | ((guint32) lround (rgb[1] * 255) << 8) |
+                     (guint32) lround (rgb[2] * 255);
+        }
+    }
+    cairo_surface_mark_dirty (s);
+    return s;
+}
+
+/* Paints @src scaled by @scale with nearest-neighbour sampling (each source pixel a
+ * scale x scale block), at opacity @alpha. */
+static void
+paint_nearest_ (cairo_t *cr, cairo_surface_t *src, double scale, double alpha)
+{
+    cairo_save (cr);
+    cairo_scale (cr, scale, scale);
+    cairo_set_source_surface (cr, src, 0, 0);
+    cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
+    cairo_paint_with_alpha (cr, alpha);
+    cairo_restore (cr);
+}
+
+static gboolean
+write_png_ (cairo_surface_t *s, const char *path, GError **error)
+{
+    cairo_status_t st = cairo_surface_write_to_png (s, path);
+
+    if (st != CAIRO_STATUS_SUCCESS) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_IO, "%s: cannot write PNG: %s", path,
+                     cairo_status_to_string (st));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+typedef struct {
+    const AttnInput *in;
+    int              gh, gw, p, zoom;
+    const char      *dir;
+} AttnCanvas;
+
+/* A surface of the zoomed input size with the input painted on it. */
+static cairo_t *
+canvas_begin_ (const AttnCanvas *cv, cairo_surface_t **surface)
+{
+    cairo_surface_t *img = rgb_surface_ (cv->in->rgb, cv->in->W, cv->in->H);
+    cairo_t *cr;
+
+    *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, cv->in->W * cv->zoom, cv->in->H * cv->zoom);
+    cr = cairo_create (*surface);
+    paint_nearest_ (cr, img, cv->zoom, 1.0);
+    cairo_surface_destroy (img);
+    return cr;
+}
+
+static gboolean
+canvas_end_ (const AttnCanvas *cv, cairo_t *cr, cairo_surface_t *surface, const char *name, GError **error)
+{
+    g_autofree char *path = g_build_filename (cv->dir, name, NULL);
+    gboolean ok;
+
+    cairo_destroy (cr);
+    cairo_surface_flush (surface);
+    ok = write_png_ (surface, path, error);
+    cairo_surface_destroy (surface);
+    return ok;
+}
+
+static gboolean
+draw_image_ (const AttnCanvas *cv, GError **error)
+{
+    cairo_surface_t *surface;
+    cairo_t *cr = canvas_begin_ (cv, &surface);
+
+    return canvas_end_ (cv, cr, surface, "image.png", error);
+}
+
+/* The input with @map [gh, gw] over it: viridis, auto min/max, each patch a p x p block. */
+static gboolean
+draw_heat_ (const AttnCanvas *cv, const float *map, const char *name, GError **error)
+{
+    cairo_surface_t *surface, *heat = heat_surface_ (map, cv->gh, cv->gw);
+    cairo_t *cr = canvas_begin_ (cv, &surface);
+
+    paint_nearest_ (cr, heat, (double) cv->p * cv->zoom, ATTN_HEAT_ALPHA);
+    cairo_surface_destroy (heat);
+    return canvas_end_ (cv, cr, surface, name, error);
+}
+
+/* The input with the mask [gh, gw] filled in @colour and outlined along the patch
+ * edges where it ends. */
+static gboolean
+draw_mask_ (const AttnCanvas *cv, const guint8 *mask, const double colour[3], const char *name,
+            GError **error)
+{
+    cairo_surface_t *surface;
+    cairo_t *cr = canvas_begin_ (cv, &surface);
+    double cell = (double) cv->p * cv->zoom;
+    int gh = cv->gh, gw = cv->gw;
+
+    cairo_set_source_rgba (cr, colour[0], colour[1], colour[2], ATTN_MASK_ALPHA);
+    for (int y = 0; y < gh; y++)
+        for (int x = 0; x < gw; x++)
+            if (mask[y * gw + x])
+                cairo_rectangle (cr, x * cell, y * cell, cell, cell);
+    cairo_fill (cr);
+
+    /* outline: every edge between a kept patch and a dropped one (or the border; those
+     * are moved one pixel in so the 2-pixel line is not half cut off) */
+    for (int y = 0; y < gh; y++)
+        for (int x = 0; x < gw; x++) {
+            double x0 = x == 0 ? 1.0 : x * cell, x1 = x == gw - 1 ? gw * cell - 1.0 : (x + 1) * cell;
+            double y0 = y == 0 ? 1.0 : y * cell, y1 = y == gh - 1 ? gh * cell - 1.0 : (y + 1) * cell;
+            if (!mask[y * gw + x])
+                continue;
+            if (y == 0 || !mask[(y - 1) * gw + x]) {
+                cairo_move_to (cr, x0, y0);
+                cairo_line_to (cr, x1, y0);
+            }
+            if (y == gh - 1 || !mask[(y + 1) * gw + x]) {
+                cairo_move_to (cr, x0, y1);
+                cairo_line_to (cr, x1, y1);
+            }
+            if (x == 0 || !mask[y * gw + x - 1]) {
+                cairo_move_to (cr, x0, y0);
+                cairo_line_to (cr, x0, y1);
+            }
+            if (x == gw - 1 || !mask[y * gw + x + 1]) {
+                cairo_move_to (cr, x1, y0);
+                cairo_line_to (cr, x1, y1);
+            }
+        }
+    cairo_set_source_rgb (cr, colour[0], colour[1], colour[2]);
+    cairo_set_line_width (cr, 2.0);
+    cairo_set_line_cap (cr, CAIRO_LINE_CAP_SQUARE);
+    cairo_stroke (cr);
+    return canvas_end_ (cv, cr, surface, name, error);
+}
+
+// ----------------------------------------------------------------------------
+// attention: the command
+
+int
+cmd_attention (int argc, char **argv)
+{
+    g_autofree char *run = NULL, *weights = NULL, *image = NULL, *spec_opt = NULL, *db = NULL;
+    g_autofree char *split_s = NULL, *out = NULL;
+    g_auto (GStrv) sets = NULL;
+    gint64 checkpoint = -1, index = -1;
+    int size = 0, zoom = 0, threads = -1, status = CLI_EXIT_OK;
+    double threshold = 0.6;
+    gboolean student = FALSE, json = FALSE;
+    const GOptionEntry entries[] = {
+        { "run", 0, 0, G_OPTION_ARG_STRING, &run, "A run of the store (name, uuid or uuid prefix)", "RUN" },
+        { "checkpoint", 0, 0, G_OPTION_ARG_INT64, &checkpoint, "The run's checkpoint at this step (default: the latest)", "STEP" },
+        { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, "A weight file or checkpoint (safetensors) instead of a run", "FILE" },
+        { "student", 0, 0, G_OPTION_ARG_NONE, &student, "Use the student's weights of a checkpoint (default: the teacher's)", NULL },
+        { "image", 0, 0, G_OPTION_ARG_FILENAME, &image, "An image file (PNG, JPEG, ...)", "PATH" },
+        { "dataset", 0, 0, G_OPTION_ARG_STRING, &spec_opt, "Take the image from this dataset (with --index)", "SPEC" },
+        { "index", 0, 0, G_OPTION_ARG_INT64, &index, "Item of the dataset split", "I" },
+        { "split", 0, 0, G_OPTION_ARG_STRING, &split_s, "Split of --dataset: train or test (default test)", "SPLIT" },
+        { "size", 0, 0, G_OPTION_ARG_INT, &size, "Shorter side of the input, trimmed to a multiple of the patch size (default: global_crop_size)", "S" },
+        { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "Mass kept by the masks, in (0, 1] (default 0.6)", "T" },
+        { "zoom", 0, 0, G_OPTION_ARG_INT, &zoom, "Draw the PNGs at Z times the input size (default: at least 256 pixels)", "Z" },
+        { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Folder for the PNGs and attention.npy", "DIR" },
+        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Override one model hyperparameter, e.g. num_heads (repeatable)", "KEY=VALUE" },
+        { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Cores to use (default: the model's threads hyperparameter; 0: all)", "N" },
+        { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "Run store (default: $DINOLAB_DB or ~/.local/share/dinolab/runs.db)", "PATH" },
+        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary", NULL },
+        { NULL }
+    };
+    g_autoptr (GError) error = NULL;
+    g_auto (LoadedModel) lm = { 0 };
+    g_auto (AttnInput) in = { 0 };
+    g_autofree float *att = NULL, *mean_map = NULL;
+    g_autofree guint8 *masks = NULL;
+    g_autofree int *kept = NULL;
+    g_autofree double *kept_mass = NULL;
+    const DinolabHparams *hp;
+    DinolabSplit split = DINOLAB_SPLIT_TEST;
+    AttnCanvas cv;
+    int NH, p, gh, gw, P;
+
+    if (!cli_parse ("attention", "", "The last block's CLS-to-patch attention of one image (DINO.md 7). "
+                    "Writes to DIR: image.png (the input as the model sees it), attn-head{j}.png per head "
+                    "and attn-mean.png (the map over the image: viridis, each map scaled to its own "
+                    "min..max, patches as blocks), mask-head{j}.png (the smallest set of patches holding "
+                    "--threshold of the head's mass, filled and outlined), attention.npy (float32 heads x "
+                    "h x w, the raw softmax entries) and masks.npy (uint8 heads x h x w). An image file is "
+                    "normalised as the model's dataset when that can be opened, else with ImageNet's "
+                    "constants (RGB) or mean 0.5, std 0.5 (grey).",
+                    entries, &argc, &argv, &status))
+        return status;
+    if ((run == NULL) == (weights == NULL))
+        return cli_fail ("attention", CLI_EXIT_USAGE, "give either --run RUN or --weights FILE (see --help)");
+    if (checkpoint >= 0 && run == NULL)
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--checkpoint needs --run");
+    if ((image != NULL) == (index >= 0))
+        return cli_fail ("attention", CLI_EXIT_USAGE, "give either --image PATH or --index I (with --dataset) (see --help)");
+    if (image != NULL && (spec_opt != NULL || split_s != NULL))
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--dataset and --split go with --index, not --image");
+    if (out == NULL)
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--out DIR is required (see --help)");
+    if (split_s != NULL && !parse_split_ (split_s, &split))
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--split: '%s' is not 'train' or 'test'", split_s);
+    if (!(threshold > 0.0 && threshold <= 1.0))
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--threshold: %g is outside (0, 1]", threshold);
+    if (size < 0 || zoom < 0)
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--size and --zoom must be >= 0");
+
+    if (!load_backbone_ (&lm, weights, run, checkpoint, db, student, sets, threads, &error))
+        return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    hp = dinolab_model_get_hparams (lm.model);
+    p = hp->patch_size;
+    NH = hp->num_heads;
+    if (size == 0)
+        size = hp->global_crop_size;
+    if (size < p)
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--size %d is smaller than the patch size %d", size, p);
+
+    if (image != NULL ? !input_from_file_ (&in, image, size, hp->in_chans, p, hp->dataset, &error)
+                      : !input_from_dataset_ (&in, spec_opt != NULL ? spec_opt : hp->dataset, split, index,
+                                              size, p, &error))
+        return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    dinolab_blas_set_threads (hp->threads);
+
+    gh = in.H / p;
+    gw = in.W / p;
+    P = gh * gw;
+    att = g_new (float, (size_t) NH * P);
+    if (!dinolab_eval_image_attention (lm.model, in.x, in.H, in.W, att, NULL, &error))
+        return cli_fail_error ("attention", CLI_EXIT_USAGE, error);
+
+    mean_map = g_new0 (float, P);
+    masks = g_new (guint8, (size_t) NH * P);
+    kept = g_new (int, NH);
+    kept_mass = g_new (double, NH);
+    for (int h = 0; h < NH; h++) {
+        const float *a = att + (size_t) h * P;
+        double total = 0.0, part = 0.0;
+        for (int i = 0; i < P; i++) {
+            mean_map[i] += a[i] / NH;
+            total += a[i];
+        }
+        kept[h] = dinolab_attention_mask (masks + (size_t) h * P, a, P, threshold);
+        for (int i = 0; i < P; i++)
+            part += masks[(size_t) h * P + i] ? a[i] : 0.0;
+        kept_mass[h] = total > 0.0 ? part / total : 0.0;
+    }
+
+    if (!cli_make_dir (out, &error))
+        return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    cv.in = &in;
+    cv.gh = gh;
+    cv.gw = gw;
+    cv.p = p;
+    cv.zoom = zoom > 0 ? zoom : MAX (1, ATTN_MIN_DISPLAY / MAX (in.W, in.H));
+    cv.dir = out;
+    {
+        g_autofree char *pa = g_build_filename (out, "attention.npy", NULL);
+        g_autofree char *pm = g_build_filename (out, "masks.npy", NULL);
+        int64_t shape[3] = { NH, gh, gw };
+        g_autoptr (DinolabArray) m = dinolab_array_new (DINOLAB_DTYPE_U8, 3, shape);
+        memcpy (m->data, masks, (size_t) NH * P);
+        if (!dinolab_npy_write_f32 (pa, att, 3, shape, &error) || !dinolab_npy_write (pm, m, &error))
+            return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    }
+    if (!draw_image_ (&cv, &error) || !draw_heat_ (&cv, mean_map, "attn-mean.png", &error))
+        return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    for (int h = 0; h < NH; h++) {
+        g_autofree char *na = g_strdup_printf ("attn-head%d.png", h);
+        g_autofree char *nm = g_strdup_printf ("mask-head%d.png", h);
+        if (!draw_heat_ (&cv, att + (size_t) h * P, na, &error) ||
+            !draw_mask_ (&cv, masks + (size_t) h * P, mask_colours_[h % G_N_ELEMENTS (mask_colours_)], nm, &error))
+            return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    }
+
+    if (json) {
+        g_autoptr (JsonBuilder) b = json_builder_new ();
+        g_autoptr (JsonGenerator) gen = json_generator_new ();
+        g_autoptr (JsonNode) root = NULL;
+        g_autofree char *text = NULL;
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "source");
+        json_builder_add_string_value (b, lm.source);
+        json_builder_set_member_name (b, "out");
+        json_builder_add_string_value (b, out);
+        json_builder_set_member_name (b, "width");
+        json_builder_add_int_value (b, in.W);
+        json_builder_set_member_name (b, "height");
+        json_builder_add_int_value (b, in.H);
+        json_builder_set_member_name (b, "grid");
+        json_builder_begin_array (b);
+        json_builder_add_int_value (b, gh);
+        json_builder_add_int_value (b, gw);
+        json_builder_end_array (b);
+        json_builder_set_member_name (b, "heads");
+        json_builder_add_int_value (b, NH);
+        json_builder_set_member_name (b, "threshold");
+        json_builder_add_double_value (b, threshold);
+        json_builder_set_member_name (b, "normalization");
+        json_builder_add_string_value (b, in.normalization);
+        json_builder_set_member_name (b, "masks");
+        json_builder_begin_array (b);
+        for (int h = 0; h < NH; h++) {
+            json_builder_begin_object (b);
+            json_builder_set_member_name (b, "patches");
+            json_builder_add_int_value (b, kept[h]);
+            json_builder_set_member_name (b, "mass");
+            json_builder_add_double_value (b, kept_mass[h]);
+            json_builder_end_object (b);
+        }
+        json_builder_end_array (b);
+        json_builder_end_object (b);
+        root = json_builder_get_root (b);
+        json_generator_set_root (gen, root);
+        json_generator_set_pretty (gen, TRUE);
+        text = json_generator_to_data (gen, NULL);
+        printf ("%s\n", text);
+    } else {
+        printf ("attention of %s\n  input %dx%d (%dx%d patches of %d), normalised with %s mean/std\n",
+                lm.source, in.W, in.H, gw, gh, p, in.normalization);
+        for (int h = 0; h < NH; h++)
+            printf ("  head %d: %.0f%% of the mass in %d of %d patches (%.1f%% of the image)\n", h,
+                    100.0 * kept_mass[h], kept[h], P, 100.0 * kept[h] / P);
+        printf ("  wrote %s/{image,attn-mean,attn-head*,mask-head*}.png, attention.npy, masks.npy\n", out);
+    }
+    return CLI_EXIT_OK;
+}

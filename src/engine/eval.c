@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * eval.c: evaluation of a backbone (include/dinolab/eval.h): L2-normalised CLS
+ * features of evaluation views, DINO's weighted k-NN classifier (DINO.md 6.1), the
+ * last block's CLS attention and its threshold masks (DINO.md 7).
+ *
+ * The k-NN never builds the n_test x n_train similarity matrix: it walks blocks of
+ * KNN_TEST_BLOCK test rows x KNN_TRAIN_BLOCK train rows through matmul_gemm and keeps
+ * a running top-k per test row, so the whole of Fashion-MNIST (10k x 60k) needs a few
+ * MB besides the features.
+ *
+ * What this file is not: it does not train, store results or draw (overlays are the
+ * CLI's, src/cli/cmd-eval.c). It allocates per call; none of it is the training hot
+ * path.
+ */
+#include "dinolab/eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dinolab/error.h"
+#include "kernels.h"
+
+/* Test rows x train rows of one similarity block: 256 x 4096 floats = 4 MB. */
+#define KNN_TEST_BLOCK  256
+#define KNN_TRAIN_BLOCK 4096
+/* Images per backbone pass when the caller does not say. */
+#define EVAL_DEFAULT_BATCH 64
+/* Slack of the threshold-mask comparison, relative to the map's total mass. */
+#define MASK_REL_EPS 1e-9
+
+// ----------------------------------------------------------------------------
+// helpers
+
+static gboolean
+check_cancelled_ (GCancellable *cancellable, GError **error)
+{
+    if (cancellable != NULL && g_cancellable_is_cancelled (cancellable)) {
+        g_set_error_literal (error, DINOLAB_ERROR, DINOLAB_ERROR_CANCELLED, "evaluation cancelled");
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean
+check_indices_ (const DinolabDataset *ds, const gsize *indices, gsize n, GError **error)
+{
+    gsize size = dinolab_dataset_get_size (ds);
+
+    for (gsize r = 0; r < n; r++)
+        if (indices[r] >= size) {
+            g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                         "%s: item %" G_GSIZE_FORMAT " is out of range (the split has %" G_GSIZE_FORMAT " items)",
+                         dinolab_dataset_get_spec (ds), indices[r], size);
+            return FALSE;
+        }
+    return TRUE;
+}
+
+/* One evaluation pass over many items, shared by its lanes. Chunks of @batch items
+ * are handed out in order through @next_chunk; a lane writes only its chunks' rows. */
+typedef struct {
+    DinolabModel   *model;
+    DinolabDataset *ds;
+    const gsize    *indices;
+    gsize           n;
+    int             size, batch, D, NH, P;
+    size_t          view;        /* floats per image: C * size * size */
+    float          *features;    /* [n, D] or NULL */
+    float          *attention;   /* [n, NH, P] or NULL */
+    GCancellable   *cancellable;
+    gint            next_chunk;  /* atomic */
+    gint            failed;      /* atomic: a lane hit an error, the others stop */
+    GMutex          lock;        /* guards error */
+    GError         *error;
+} ViewPass;
+
+static void
+view_pass_fail_ (ViewPass *pass, GError *local)
+{
+    g_mutex_lock (&pass->lock);
+    if (pass->error == NULL)
+        pass->error = local;
+    else
+        g_error_free (local);
+    g_mutex_unlock (&pass->lock);
+    g_atomic_int_set (&pass->failed, 1);
+}
+
+/* A lane: its own work and image buffer, chunks until none is left. */
+static gpointer
+view_lane_ (gpointer data)
+{
+    ViewPass *pass = data;
+    g_autoptr (DinolabBackboneWork) work = NULL;
+    g_autofree float *images = g_new (float, (size_t) pass->batch * pass->view);
+
+    for (;;) {
+        gsize i0 = (gsize) g_atomic_int_add (&pass->next_chunk, 1) * (gsize) pass->batch;
+        int b;
+        g_autoptr (DinolabBackboneWork) tail = NULL;
+        DinolabBackboneWork *w;
+        GError *local = NULL;
+
+        if (i0 >= pass->n || g_atomic_int_get (&pass->failed))
+            break;
+        if (check_cancelled_ (pass->cancellable, &local)) {
+            view_pass_fail_ (pass, local);
+            break;
+        }
+        b = (int) MIN ((gsize) pass->batch, pass->n - i0);
+        for (int r = 0; r < b && local == NULL; r++)
+            dinolab_dataset_get_eval_view (pass->ds, pass->indices[i0 + r], pass->size,
+                                           images + (size_t) r * pass->view, &local);
+        if (local != NULL) {
+            view_pass_fail_ (pass, local);
+            break;
+        }
+        if (b < pass->batch) {  /* the last, shorter chunk gets buffers of its own size */
+            w = tail = dinolab_backbone_work_new (pass->model, b, pass->size, pass->size, FALSE);
+        } else {
+            if (work == NULL)
+                work = dinolab_backbone_work_new (pass->model, pass->batch, pass->size, pass->size, FALSE);
+            w = work;
+        }
+        dinolab_backbone_forward (pass->model, w, images, NULL);
+        if (pass->features != NULL)
+            l2norm_forward (pass->features + i0 * pass->D, NULL, dinolab_backbone_work_get_cls (w), b, pass->D);
+        if (pass->attention != NULL)
+            dinolab_backbone_work_get_attention (w, pass->attention + i0 * (size_t) pass->NH * pass->P);
+    }
+    return NULL;
+}
+
+/* Backbone passes over the evaluation views of @indices, in chunks of @batch, on the
+ * model's `threads` cores (0: all): with more than one lane, each lane runs whole
+ * chunks with single-threaded BLAS (the non-BLAS half of a forward, GELU, LayerNorm,
+ * softmax, then runs in parallel too), and the BLAS thread count is set back to
+ * `threads` afterwards. features [n, D] (L2-normalised CLS) and attention [n, NH, P]
+ * may each be NULL. */
+static gboolean
+forward_views_ (DinolabModel   *model,
+                DinolabDataset *ds,
+                const gsize    *indices,
+                gsize           n,
+                int             size,
+                int             batch,
+                float          *features,
+                float          *attention,
+                GCancellable   *cancellable,
+                GError        **error)
+{
+    const DinolabHparams *hp = dinolab_model_get_hparams (model);
+    int C = dinolab_dataset_get_channels (ds), p = hp->patch_size;
+    ViewPass pass = { 0 };
+    gsize n_chunks;
+    int n_lanes;
+    GThread **threads;
+
+    if (!dinolab_model_check_input (model, C, size, size, error)) {
+        g_prefix_error (error, "%s: ", dinolab_dataset_get_spec (ds));
+        return FALSE;
+    }
+    if (!check_indices_ (ds, indices, n, error))
+        return FALSE;
+    if (n == 0)
+        return TRUE;
+    if (batch <= 0)
+        batch = EVAL_DEFAULT_BATCH;
+    batch = (int) MIN ((gsize) batch, n);
+    n_chunks = (n + (gsize) batch - 1) / (gsize) batch;
+    n_lanes = hp->threads > 0 ? hp->threads : (int) g_get_num_processors ();
+    n_lanes = (int) MAX (1, MIN ((gsize) n_lanes, n_chunks));
+
+    pass.model = model;
+    pass.ds = ds;
+    pass.indices = indices;
+    pass.n = n;
+    pass.size = size;
+    pass.batch = batch;
+    pass.D = hp->embed_dim;
+    pass.NH = hp->num_heads;
+    pass.P = (size / p) * (size / p);
+    pass.view = (size_t) C * size * size;
+    pass.features = features;
+    pass.attention = attention;
+    pass.cancellable = cancellable;
+    g_mutex_init (&pass.lock);
+
+    if (n_lanes == 1) {
+        view_lane_ (&pass);  /* BLAS keeps the caller's thread count */
+    } else {
+        dinolab_blas_set_threads (1);
+        threads = g_new (GThread *, n_lanes - 1);
+        for (int l = 0; l < n_lanes - 1; l++)
+            threads[l] = g_thread_new ("dinolab-eval", view_lane_, &pass);
+        view_lane_ (&pass);
+        for (int l = 0; l < n_lanes - 1; l++)
+            g_thread_join (threads[l]);
+        g_free (threads);
+        dinolab_blas_set_threads (hp->threads);
+    }
+    g_mutex_clear (&pass.lock);
+    if (pass.error != NULL) {
+        g_propagate_error (error, pass.error);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+// ----------------------------------------------------------------------------
+// features
+
+gboolean
+dinolab_eval_features (DinolabModel   *model,
+                       DinolabDataset *ds,
+                       const gsize    *indices,
+                       gsize           n,
+                       int             size,
+                       int             batch,
+                       float          *out,
+                       GCancellable   *cancellable,
+                       GError        **error)
+{
+    g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
+    g_return_val_if_fail (indices != NULL || n == 0, FALSE);
+    g_return_val_if_fail (out != NULL || n == 0, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    return forward_views_ (model, ds, indices, n, size, batch, out, NULL, cancellable, error);
+}
+
+int
+dinolab_eval_pixel_dim (const DinolabDataset *ds, int size)
+{
+    g_return_val_if_fail (ds != NULL && size > 0, 0);
+
+    return dinolab_dataset_get_channels (ds) * size * size;
+}
+
+gboolean
+dinolab_eval_pixel_features (DinolabDataset *ds,
+                             const gsize    *indices,
+                             gsize           n,
+                             int             size,
+                             float          *out,
+                             GCancellable   *cancellable,
+                             GError        **error)
+{
+    int dim;
+
+    g_return_val_if_fail (ds != NULL, FALSE);
+    g_return_val_if_fail (indices != NULL || n == 0, FALSE);
+    g_return_val_if_fail (out != NULL || n == 0, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    if (size < 1) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: view size %d must be at least 1", dinolab_dataset_get_spec (ds), size);
+        return FALSE;
+    }
+    if (!check_indices_ (ds, indices, n, error))
+        return FALSE;
+    dim = dinolab_eval_pixel_dim (ds, size);
+    for (gsize r = 0; r < n; r++) {
+        float *row = out + r * (size_t) dim;
+        /* poll now and then: one view is microseconds */
+        if (r % 1024 == 0 && check_cancelled_ (cancellable, error))
+            return FALSE;
+        if (!dinolab_dataset_get_eval_view (ds, indices[r], size, row, error))
+            return FALSE;
+        l2norm_forward (row, NULL, row, 1, dim);
+    }
+    return TRUE;
+}
+
+// ----------------------------------------------------------------------------
+// weighted k-NN
+
+static gboolean
+check_labels_ (const char *split, const int *labels, gsize n, int n_classes, GError **error)
+{
+    for (gsize i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= n_classes) {
+            g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                         "k-NN: %s item %" G_GSIZE_FORMAT " has label %d, outside [0, %d)",
+                         split, i, labels[i], n_classes);
+            return FALSE;
+        }
+    return TRUE;
+}
+
+/* Inserts similarity @s of train row @j into the descending list vals/idx[0 .. *cnt-1]
+ * of capacity k. Equal values keep the earlier (lower) train index ahead because
+ * train rows arrive in increasing order and only strictly larger values move up. */
+static inline void
+topk_push_ (float *vals, gsize *idx, int *cnt, int k, float s, gsize j)
+{
+    int pos;
+
+    if (*cnt == k) {
+        if (!(s > vals[k - 1]))  /* also drops NaN */
+            return;
+        pos = k - 1;
+    } else {
+        if (isnan (s))
+            return;
+        pos = (*cnt)++;
+    }
+    while (pos > 0 && vals[pos - 1] < s) {
+        vals[pos] = vals[pos - 1];
+        idx[pos] = idx[pos - 1];
+        pos--;
+    }
+    vals[pos] = s;
+    idx[pos] = j;
+}
+
+gboolean
+dinolab_knn_classify (const float      *train,
+                      const int        *train_labels,
+                      gsize             n_train,
+                      const float      *test,
+                      const int        *test_labels,
+                      gsize             n_test,
+                      int               dim,
+                      int               n_classes,
+                      int               k,
+                      double            temperature,
+                      int              *predictions,
+                      DinolabKnnResult *result,
+                      GError          **error)
+{
+    g_autofree float *sims = NULL, *top_vals = NULL;
+    g_autofree gsize *top_idx = NULL;
+    g_autofree int *top_cnt = NULL;
+    g_autofree double *scores = NULL;
+    gsize hits1 = 0, hits5 = 0;
+    int kk, c5;
+
+    g_return_val_if_fail (train != NULL || n_train == 0, FALSE);
+    g_return_val_if_fail (train_labels != NULL || n_train == 0, FALSE);
+    g_return_val_if_fail (test != NULL || n_test == 0, FALSE);
+    g_return_val_if_fail (test_labels != NULL || n_test == 0, FALSE);
+    g_return_val_if_fail (dim >= 1 && n_classes >= 1 && k >= 1, FALSE);
+    g_return_val_if_fail (temperature > 0.0, FALSE);
+    g_return_val_if_fail (result != NULL, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    if (n_train == 0) {
+        g_set_error_literal (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                             "k-NN: the train split is empty");
+        return FALSE;
+    }
+    if (!check_labels_ ("train", train_labels, n_train, n_classes, error) ||
+        !check_labels_ ("test", test_labels, n_test, n_classes, error))
+        return FALSE;
+
+    kk = (int) MIN ((gsize) k, n_train);
+    c5 = MIN (5, MIN (kk, n_classes));
+    sims = g_new (float, (size_t) KNN_TEST_BLOCK * KNN_TRAIN_BLOCK);
+    top_vals = g_new (float, (size_t) KNN_TEST_BLOCK * kk);
+    top_idx = g_new (gsize, (size_t) KNN_TEST_BLOCK * kk);
+    top_cnt = g_new (int, KNN_TEST_BLOCK);
+    scores = g_new (double, n_classes);
+
+    for (gsize t0 = 0; t0 < n_test; t0 += KNN_TEST_BLOCK) {
+        int tb = (int) MIN ((gsize) KNN_TEST_BLOCK, n_test - t0);
+
+        memset (top_cnt, 0, (size_t) tb * sizeof (int));
+        for (gsize r0 = 0; r0 < n_train; r0 += KNN_TRAIN_BLOCK) {
+            int rb = (int) MIN ((gsize) KNN_TRAIN_BLOCK, n_train - r0);
+            /* sims[tb, rb] = test[t0 .., dim] @ train[r0 .., dim]^T: cosines of unit rows */
+            matmul_gemm (sims, rb, test + t0 * dim, dim, train + r0 * dim, dim, 0, 1,
+                         tb, rb, dim, 1.0f, 0.0f);
+            for (int i = 0; i < tb; i++) {
+                const float *srow = sims + (size_t) i * rb;
+                float *vals = top_vals + (size_t) i * kk;
+                gsize *idx = top_idx + (size_t) i * kk;
+                for (int j = 0; j < rb; j++)
+                    topk_push_ (vals, idx, &top_cnt[i], kk, srow[j], r0 + (gsize) j);
+            }
+        }
+
+        for (int i = 0; i < tb; i++) {
+            const float *vals = top_vals + (size_t) i * kk;
+            const gsize *idx = top_idx + (size_t) i * kk;
+            int label = test_labels[t0 + i];
+            int pred = 0, ahead = 0;
+
+            memset (scores, 0, (size_t) n_classes * sizeof (double));
+            for (int j = 0; j < top_cnt[i]; j++)
+                scores[train_labels[idx[j]]] += exp ((double) vals[j] / temperature);
+            /* the order of classes is (score descending, class ascending): the prediction
+             * is the first, and the label is in the top c5 when fewer than c5 come before it */
+            for (int c = 1; c < n_classes; c++)
+                if (scores[c] > scores[pred])
+                    pred = c;
+            for (int c = 0; c < n_classes; c++)
+                if (scores[c] > scores[label] || (scores[c] == scores[label] && c < label))
+                    ahead++;
+            hits1 += pred == label;
+            hits5 += ahead < c5;
+            if (predictions != NULL)
+                predictions[t0 + i] = pred;
+        }
+    }
+    result->n_train = n_train;
+    result->n_test = n_test;
+    result->k = kk;
+    result->top5_classes = c5;
+    result->temperature = temperature;
+    result->top1 = n_test > 0 ? 100.0 * (double) hits1 / (double) n_test : 0.0;
+    result->top5 = n_test > 0 ? 100.0 * (double) hits5 / (double) n_test : 0.0;
+    return TRUE;
+}
+
+/* Labels of @indices (NULL: 0 .. n-1) of @ds into a new array; refuses unlabelled items. */
+static int *
+dataset_labels_ (DinolabDataset *ds, const gsize *indices, gsize n, GError **error)
+{
+    g_autofree int *labels = g_new (int, MAX (n, 1));
+
+    for (gsize r = 0; r < n; r++) {
+        gsize i = indices != NULL ? indices[r] : r;
+        labels[r] = dinolab_dataset_get_label (ds, i);
+        if (labels[r] < 0) {
+            g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                         "%s: item %" G_GSIZE_FORMAT " has no label (k-NN needs a labelled dataset)",
+                         dinolab_dataset_get_spec (ds), i);
+            return NULL;
+        }
+    }
+    return g_steal_pointer (&labels);
+}
+
+/* @indices, or 0 .. n-1 in a new array (*owned) when NULL; checks n against the size. */
+static const gsize *
+resolve_indices_ (DinolabDataset *ds, const gsize *indices, gsize n, gsize **owned, GError **error)
+{
+    if (indices != NULL)
+        return indices;
+    if (n != dinolab_dataset_get_size (ds)) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: %" G_GSIZE_FORMAT " items asked for without a list, but the split has %" G_GSIZE_FORMAT,
+                     dinolab_dataset_get_spec (ds), n, dinolab_dataset_get_size (ds));
+        return NULL;
+    }
+    *owned = g_new (gsize, MAX (n, 1));
+    for (gsize i = 0; i < n; i++)
+        (*owned)[i] = i;
+    return *owned;
+}
+
+gboolean
+dinolab_eval_knn (DinolabModel     *model,
+                  DinolabDataset   *train_ds,
+                  const gsize      *train_indices,
+                  gsize             n_train,
+                  DinolabDataset   *test_ds,
+                  const gsize      *test_indices,
+                  gsize             n_test,
+                  int               size,
+                  int               k,
+                  double            temperature,
+                  DinolabKnnResult *result,
+                  GCancellable     *cancellable,
+                  GError          **error)
+{
+    g_autofree gsize *own_train = NULL, *own_test = NULL;
+    g_autofree int *train_labels = NULL, *test_labels = NULL;
+    g_autofree float *train_f = NULL, *test_f = NULL;
+    const gsize *tr, *te;
+    int dim, n_classes;
+
+    g_return_val_if_fail (train_ds != NULL && test_ds != NULL, FALSE);
+    g_return_val_if_fail (k >= 1 && temperature > 0.0 && result != NULL, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    n_classes = (int) dinolab_dataset_get_n_classes (train_ds);
+    if (n_classes < 1) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: the dataset has no labels (k-NN needs a labelled dataset)",
+                     dinolab_dataset_get_spec (train_ds));
+        return FALSE;
+    }
+    if (dinolab_dataset_get_channels (train_ds) != dinolab_dataset_get_channels (test_ds)) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s has %d channels but %s has %d", dinolab_dataset_get_spec (train_ds),
+                     dinolab_dataset_get_channels (train_ds), dinolab_dataset_get_spec (test_ds),
+                     dinolab_dataset_get_channels (test_ds));
+        return FALSE;
+    }
+    if (!(tr = resolve_indices_ (train_ds, train_indices, n_train, &own_train, error)) ||
+        !(te = resolve_indices_ (test_ds, test_indices, n_test, &own_test, error)) ||
+        !(train_labels = dataset_labels_ (train_ds, tr, n_train, error)) ||
+        !(test_labels = dataset_labels_ (test_ds, te, n_test, error)))
+        return FALSE;
+
+    if (model != NULL) {
+        dim = dinolab_model_get_hparams (model)->embed_dim;
+    } else {
+        if (size < 1) {
+            g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                         "%s: view size %d must be at least 1", dinolab_dataset_get_spec (train_ds), size);
+            return FALSE;
+        }
+        dim = dinolab_eval_pixel_dim (train_ds, size);
+    }
+    train_f = g_new (float, MAX (n_train, 1) * (size_t) dim);
+    test_f = g_new (float, MAX (n_test, 1) * (size_t) dim);
+    if (model != NULL) {
+        if (!dinolab_eval_features (model, train_ds, tr, n_train, size, 0, train_f, cancellable, error) ||
+            !dinolab_eval_features (model, test_ds, te, n_test, size, 0, test_f, cancellable, error))
+            return FALSE;
+    } else {
+        if (!dinolab_eval_pixel_features (train_ds, tr, n_train, size, train_f, cancellable, error) ||
+            !dinolab_eval_pixel_features (test_ds, te, n_test, size, test_f, cancellable, error))
+            return FALSE;
+    }
+    if (check_cancelled_ (cancellable, error))
+        return FALSE;
+    return dinolab_knn_classify (train_f, train_labels, n_train, test_f, test_labels, n_test, dim,
+                                 n_classes, k, temperature, NULL, result, error);
+}
+
+// ----------------------------------------------------------------------------
+// attention
+
+gboolean
+dinolab_eval_attention (DinolabModel   *model,
+                        DinolabDataset *ds,
+                        const gsize    *indices,
+                        gsize           n,
+                        int             size,
+                        float          *out,
+                        GCancellable   *cancellable,
+                        GError        **error)
+{
+    g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
+    g_return_val_if_fail (indices != NULL || n == 0, FALSE);
+    g_return_val_if_fail (out != NULL || n == 0, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    return forward_views_ (model, ds, indices, n, size, 0, NULL, out, cancellable, error);
+}
+
+gboolean
+dinolab_eval_image_attention (DinolabModel *model,
+                              const float  *image,
+                              int           height,
+                              int           width,
+                              float        *out,
+                              float        *feature,
+                              GError      **error)
+{
+    const DinolabHparams *hp;
+    g_autoptr (DinolabBackboneWork) work = NULL;
+
+    g_return_val_if_fail (model != NULL && image != NULL && out != NULL, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    hp = dinolab_model_get_hparams (model);
+    if (!dinolab_model_check_input (model, hp->in_chans, height, width, error))
+        return FALSE;
+    work = dinolab_backbone_work_new (model, 1, height, width, FALSE);
+    dinolab_backbone_forward (model, work, image, NULL);
+    dinolab_backbone_work_get_attention (work, out);
+    if (feature != NULL)
+        l2norm_forward (feature, NULL, dinolab_backbone_work_get_cls (work), 1, hp->embed_dim);
+    return TRUE;
+}
+
+typedef struct {
+    float value;
+    int   index;
+} MaskEntry;
+
+/* Descending by value; equal values by ascending patch index (a total order, so the
+ * result does not depend on qsort's instability). */
+static int
+mask_entry_cmp_ (const void *pa, const void *pb)
+{
+    const MaskEntry *a = pa, *b = pb;
+
+    if (a->value != b->value)
+        return a->value > b->value ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+int
+dinolab_attention_mask (guint8      *mask,
+                        const float *att,
+                        int          n_patches,
+                        double       fraction)
+{
+    g_autofree MaskEntry *order = NULL;
+    double total = 0.0, need, acc = 0.0;
+    int kept = 0;
+
+    g_return_val_if_fail (n_patches >= 0, 0);
+    g_return_val_if_fail (mask != NULL || n_patches == 0, 0);
+    g_return_val_if_fail (att != NULL || n_patches == 0, 0);
+
+    memset (mask, 0, (size_t) n_patches);
+    for (int i = 0; i < n_patches; i++)
+        total += att[i];
+    if (!(total > 0.0) || !(fraction > 0.0))
+        return 0;
+    order = g_new (MaskEntry, n_patches);
+    for (int i = 0; i < n_patches; i++) {
+        order[i].value = att[i];
+        order[i].index = i;
+    }
+    qsort (order, (size_t) n_patches, sizeof *order, mask_entry_cmp_);
+    /* Take patches from the top until the kept mass reaches fraction * total. With
+     * fraction >= 1 that is every non-zero patch (the remaining ones add no mass). This
+     * is visualize_attention's "cumulative sum of the sorted, renormalised map > 1 - t",
+     * read from the other end. */
+    need = fraction >= 1.0 ? INFINITY : fraction * total * (1.0 - MASK_REL_EPS);
+    for (int r = 0; r < n_patches && acc < need && order[r].value > 0.0f; r++) {
+        acc += order[r].value;
+        mask[order[r].index] = 1;
+        kept++;
+    }
+    return kept;
+}

@@ -984,7 +984,7 @@ test_describe (void)
 
 static const char *const shipped[] = {
     "ablation-no-centering", "ablation-no-momentum", "ablation-no-sharpening", "default",
-    "dino-vit-small-16",
+    "vit-small-16-imagenet",
 };
 
 static void
@@ -1093,7 +1093,7 @@ test_presets_shipped (void)
     expect.dataset = g_strdup ("folder:/path/to/imagenet/train");
     dinolab_hparams_init (&hp);
     set_everything (&hp);
-    load_preset_ok (&hp, "dino-vit-small-16", source_dirs);
+    load_preset_ok (&hp, "vit-small-16-imagenet", source_dirs);
     assert_hp_equal (&hp, &expect);
     dinolab_hparams_clear (&hp);
 

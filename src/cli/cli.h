@@ -33,3 +33,10 @@ gboolean cli_make_dir  (const char *dir, GError **error);
 
 int cmd_forward (int argc, char **argv);
 int cmd_step    (int argc, char **argv);
+int cmd_bench   (int argc, char **argv);
+int cmd_knn (int argc, char **argv);
+int cmd_attention (int argc, char **argv);
+int cmd_train (int argc, char **argv); int cmd_resume (int argc, char **argv);
+int cmd_crops      (int argc, char **argv);
+int cmd_bench_data (int argc, char **argv);
+int cmd_runs (int argc, char **argv); int cmd_bench_store (int argc, char **argv);

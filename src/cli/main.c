@@ -22,8 +22,17 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    { "train",   cmd_train,   "train a DINO model and store the run" },
+    { "resume",  cmd_resume,  "continue a stopped or interrupted run from its last checkpoint" },
+    { "runs",    cmd_runs,    "list, show, compare, rename, tag, note, delete and export stored runs" },
+    { "knn",     cmd_knn,     "weighted k-NN accuracy of a run or weight file, beside raw pixels and a random ViT" },
+    { "attention", cmd_attention, "last-block attention maps and threshold masks of one image, as PNGs and .npy" },
+    { "crops",   cmd_crops,   "contact sheet (PNG) of one item and every multi-crop view made of it" },
     { "forward", cmd_forward, "features, last-block attention and head outputs of a weight file" },
     { "step",    cmd_step,    "one training step from given weights and crops, with every output written" },
+    { "bench",   cmd_bench,   "speed and memory of full training steps against this machine's sgemm ceiling" },
+    { "bench-data", cmd_bench_data, "loader throughput on 1 and N threads beside one core's training step" },
+    { "bench-store", cmd_bench_store, "run store speed: open and list 1,000 runs, write and read 100k-point series" },
 };
 
 int

@@ -53,13 +53,23 @@ layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
         v /= C;
         r = 1.0 / sqrt (v + LAYERNORM_EPS);
 
-        for (int i = 0; i < C; i++)
-            o[i] = (float) ((x[i] - m) * r) * weight[i] + bias[i];
+        // The output comes from the float statistics, exactly as layernorm_apply
+        // recomputes it in the backward pass (which keeps only mean and rstd).
+        layernorm_apply (o, x, (float) m, (float) r, weight, bias, C);
         if (mean != NULL)
             mean[n] = (float) m;
         if (rstd != NULL)
             rstd[n] = (float) r;
     }
+}
+
+void
+layernorm_apply (float *out, const float *inp, float mean, float rstd,
+                 const float *weight, const float *bias, int C)
+{
+    // out[C], inp[C], weight[C], bias[C]: one row
+    for (int i = 0; i < C; i++)
+        out[i] = (inp[i] - mean) * rstd * weight[i] + bias[i];
 }
 
 void

@@ -63,6 +63,11 @@ void layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
 
 /* dinp[N,C] +=, dweight[C] +=, dbias[C] += (each may be NULL); dout[N,C], inp[N,C],
  * weight[C], mean[N], rstd[N] from layernorm_forward. dinp must not alias dout. */
+/* One row of the LayerNorm output from saved statistics: out = (inp - mean) * rstd * weight
+ * + bias. layernorm_forward produces its output exactly this way, so a backward pass may
+ * recompute the normalised activations instead of keeping them. */
+void layernorm_apply (float *out, const float *inp, float mean, float rstd,
+                      const float *weight, const float *bias, int C);
 void layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *weight, const float *mean,
                          const float *rstd, int N, int C);

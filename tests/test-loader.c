@@ -338,7 +338,7 @@ test_seek (Fixture *f, gconstpointer data G_GNUC_UNUSED)
 static DinolabDataset *
 slow_dataset_ (const Fixture *f, DinolabHparams *hp)
 {
-    g_autofree char *path = write_images_ (f->dir, "slow.npy", 64, 28, 28, 1);
+    g_autofree char *path = write_images_ (f->dir, "slow.npy", 64, 64, 64, 1);
     g_autofree char *spec = g_strconcat ("npy:", path, NULL);
 
     hp_small_ (hp);
@@ -539,6 +539,10 @@ test_bad_input (Fixture *f, gconstpointer data G_GNUC_UNUSED)
     hp_small_ (&hp);
     hp.local_crop_size = 6;
     expect_refusal_ (ds, &hp, 1, (const char *[]) { "local_crop_size", "6", "patch_size 4", NULL });
+
+    hp_small_ (&hp);
+    hp.global_crop_size = 44;     /* images are 12 x 10 */
+    expect_refusal_ (ds, &hp, 1, (const char *[]) { "global_crop_size", "44", "10-pixel", "at most 40", NULL });
 
     hp_small_ (&hp);
     hp.in_chans = 3;

@@ -294,6 +294,25 @@ dinolab_loader_new (DinolabDataset       *ds,
                      spec, W, H);
         return NULL;
     }
+    /* A crop many times the image's side is almost all interpolation: refuse it
+     * rather than train on blur (4x leaves room for deliberate upscaling, such as
+     * 96-pixel crops of 32-pixel images). */
+    if (W > 0 && H > 0) {
+        const char *keys[2] = { "global_crop_size", "local_crop_size" };
+        int sizes[2] = { hp->global_crop_size, hp->local_crop_size };
+        int side = MIN (W, H);
+        for (int k = 0; k < 2; k++) {
+            if (k == 1 && hp->local_crops_number == 0)
+                continue;
+            if (sizes[k] > 4 * side) {
+                g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                             "%s: %d is more than 4 times the %d-pixel side of the images of %s: "
+                             "its crops would be almost all interpolation (use at most %d)",
+                             keys[k], sizes[k], side, spec, 4 * side);
+                return NULL;
+            }
+        }
+    }
     for (int c = 0; c < C; c++) {
         if (!(std[c] > 0.0f) || !isfinite (mean[c]) || !isfinite (std[c])) {
             g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,

@@ -4,8 +4,9 @@
  * databases: runs, migrations, refused files (newer schema, garbage, corruption,
  * another application's database, read-only), metric series through the writer,
  * summary columns, the liveness check, concurrent readers and writers (threads, and a
- * child process), a locked database, and the round trip of checkpoints, markers and
- * attention snapshots.
+ * child process), a locked database, the round trip of checkpoints, markers and
+ * attention snapshots, and what a resume in place rewrites (hyperparameters, rows
+ * past the checkpoint's step), each in one transaction.
  *
  * Expected values come from the formulas that generated the data (value_of()) or from
  * naive loops over them, and database state is inspected with plain SQL through a
@@ -1134,6 +1135,301 @@ test_children (void)
                                      " FROM markers) + (SELECT count (*) FROM snapshots)"), ==, 0);
 }
 
+// ----------------------------------------------------------------------------
+// resume in place: new hyperparameters, and truncation after the checkpoint's step
+
+/* HPARAMS after `resume --set epochs=300 --set threads=4`, with "seed" gone: 8 keys. */
+#define HPARAMS_RESUMED "{\"arch\": \"vit_tiny\", \"lr\": 0.0005, \"teacher_temp\": 0.04, " \
+                        "\"epochs\": 300, \"global_crops_scale\": [0.4, 1.0], " \
+                        "\"use_centering\": true, \"dataset\": \"fashion-mnist:/data/fm\", " \
+                        "\"threads\": 4}"
+
+/* Plain SQL about one run: ?1 is its uuid, and RUN_ID its id. */
+#define RUN_ID "(SELECT id FROM runs WHERE uuid = ?1)"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_value, sqlite3_value_free)
+
+/* The first column of the first row of @sql with ?1 = @uuid, as a copy
+ * (sqlite3_value_free); NULL when there is no row or the value is SQL NULL. */
+static sqlite3_value *
+run_sql (const char *db_path, const char *uuid, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    sqlite3_value *v = NULL;
+    g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &st, NULL), ==, SQLITE_OK);
+    sqlite3_bind_text (st, 1, uuid, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step (st) == SQLITE_ROW && sqlite3_column_type (st, 0) != SQLITE_NULL)
+        v = sqlite3_value_dup (sqlite3_column_value (st, 0));
+    sqlite3_finalize (st);
+    sqlite3_close (db);
+    return v;
+}
+
+static gint64
+run_sql_int (const char *db_path, const char *uuid, const char *sql)
+{
+    g_autoptr (sqlite3_value) v = run_sql (db_path, uuid, sql);
+    return v != NULL ? sqlite3_value_int64 (v) : G_MININT64;
+}
+
+static char *
+run_sql_text (const char *db_path, const char *uuid, const char *sql)
+{
+    g_autoptr (sqlite3_value) v = run_sql (db_path, uuid, sql);
+    return v != NULL ? g_strdup ((const char *) sqlite3_value_text (v)) : NULL;
+}
+
+static double
+run_sql_double (const char *db_path, const char *uuid, const char *sql)
+{
+    g_autoptr (sqlite3_value) v = run_sql (db_path, uuid, sql);
+    return v != NULL ? sqlite3_value_double (v) : NAN;
+}
+
+/* Rows of run @uuid in @table. */
+static gint64
+count_rows (const char *db, const char *uuid, const char *table)
+{
+    g_autofree char *sql = g_strdup_printf ("SELECT count (*) FROM %s WHERE run_id = " RUN_ID,
+                                            table);
+    return run_sql_int (db, uuid, sql);
+}
+
+/* The run_hparams value of @key for run @uuid (g_free), NULL if it has no such row. */
+static char *
+hparam_value (const char *db, const char *uuid, const char *key)
+{
+    g_autofree char *sql = g_strdup_printf ("SELECT value FROM run_hparams"
+                                            " WHERE run_id = " RUN_ID " AND key = '%s'", key);
+    return run_sql_text (db, uuid, sql);
+}
+
+/* The run's JSON, runs.epochs and run_hparams rows equal @json's: @epochs and @n_keys
+ * keys, with "epochs" as text @epochs_text. */
+static void
+assert_hparams (const char *db, const char *uuid, const char *json, int epochs, int n_keys,
+                const char *epochs_text)
+{
+    g_autofree char *stored = run_sql_text (db, uuid, "SELECT hparams FROM runs WHERE uuid = ?1");
+    g_autofree char *text = hparam_value (db, uuid, "epochs");
+
+    g_assert_cmpstr (stored, ==, json);
+    g_assert_cmpint (run_sql_int (db, uuid, "SELECT epochs FROM runs WHERE uuid = ?1"), ==, epochs);
+    g_assert_cmpint (count_rows (db, uuid, "run_hparams"), ==, n_keys);
+    g_assert_cmpstr (text, ==, epochs_text);
+    g_assert_true (run_sql_double (db, uuid, "SELECT num FROM run_hparams"
+                                             " WHERE run_id = " RUN_ID " AND key = 'epochs'")
+                   == (double) epochs);
+}
+
+static void
+test_set_hparams (void)
+{
+    g_autoptr (Tmp) t = tmp_new ();
+    g_autoptr (DinolabStore) s = open_ok (t->db);
+    g_autoptr (GError) error = NULL;
+    g_autofree char *a = create_run (s, "resumed");
+    g_autofree char *b = create_run (s, "bystander");
+    g_autofree char *su = g_strndup (a, 8);
+    g_autofree char *absent = g_uuid_string_random ();
+
+    assert_hparams (t->db, a, HPARAMS, 100, 8, "100");
+    g_assert_true (dinolab_store_set_hparams_json (s, a, HPARAMS_RESUMED, &error));
+    g_assert_no_error (error);
+
+    /* JSON verbatim, epochs column, rows replaced (seed gone, threads new) */
+    assert_hparams (t->db, a, HPARAMS_RESUMED, 300, 8, "300");
+    {
+        g_autofree char *seed = hparam_value (t->db, a, "seed");
+        g_autofree char *threads = hparam_value (t->db, a, "threads");
+        g_autofree char *scale = hparam_value (t->db, a, "global_crops_scale");
+        g_autofree char *dataset = run_sql_text (t->db, a, "SELECT dataset FROM runs WHERE uuid = ?1");
+        g_assert_null (seed);
+        g_assert_cmpstr (threads, ==, "4");
+        g_assert_cmpstr (scale, ==, "0.4,1");
+        g_assert_cmpstr (dataset, ==, "fashion-mnist:/data/fm");
+    }
+    /* the other run is untouched; what `runs list/show` read follows */
+    assert_hparams (t->db, b, HPARAMS, 100, 8, "100");
+    {
+        g_autoptr (DinolabRunInfo) info = dinolab_store_get_run (s, a, &error);
+        g_autoptr (GHashTable) table = dinolab_store_get_hparams_table (s, a, &error);
+        g_autofree char *json = dinolab_store_get_hparams_json (s, a, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (info->epochs, ==, 300);
+        g_assert_cmpstr (g_hash_table_lookup (table, "epochs"), ==, "300");
+        g_assert_cmpstr (json, ==, HPARAMS_RESUMED);
+    }
+
+    /* refused: not JSON, not an object, no such run; nothing changes */
+    g_assert_false (dinolab_store_set_hparams_json (s, a, "{\"epochs\": ", &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_test_message ("bad JSON: %s", error->message);
+    g_assert_nonnull (strstr (error->message, "invalid JSON"));
+    g_assert_nonnull (strstr (error->message, a));
+    g_clear_error (&error);
+    g_assert_false (dinolab_store_set_hparams_json (s, a, "[300]", &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_assert_nonnull (strstr (error->message, "not a JSON object"));
+    g_clear_error (&error);
+    g_assert_false (dinolab_store_set_hparams_json (s, absent, HPARAMS, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_assert_nonnull (strstr (error->message, "no run"));
+    g_clear_error (&error);
+    assert_hparams (t->db, a, HPARAMS_RESUMED, 300, 8, "300");
+
+    /* one transaction: a row refused after the JSON and epochs were updated and the old
+     * rows deleted rolls everything back */
+    sql_exec (t->db, "CREATE TRIGGER refuse_boom BEFORE INSERT ON run_hparams"
+                     " WHEN NEW.key = 'boom' BEGIN SELECT RAISE (ABORT, 'boom refused'); END");
+    g_assert_false (dinolab_store_set_hparams_json (s, a, "{\"epochs\": 7, \"boom\": 1}", &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_DB);
+    g_test_message ("refused row: %s", error->message);
+    g_assert_nonnull (strstr (error->message, t->db));
+    g_assert_nonnull (strstr (error->message, "set the hyperparameters of run"));
+    g_assert_nonnull (strstr (error->message, su));
+    g_assert_nonnull (strstr (error->message, "boom refused"));
+    g_clear_error (&error);
+    assert_hparams (t->db, a, HPARAMS_RESUMED, 300, 8, "300");
+    sql_exec (t->db, "DROP TRIGGER refuse_boom");
+
+    /* a read-only handle refuses */
+    {
+        g_autoptr (DinolabStore) ro = dinolab_store_open_full (t->db, DINOLAB_STORE_OPEN_READ_ONLY,
+                                                               &error);
+        g_assert_no_error (error);
+        g_assert_false (dinolab_store_set_hparams_json (ro, a, HPARAMS, &error));
+        g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_DB);
+        g_assert_nonnull (strstr (error->message, "read-only"));
+        g_clear_error (&error);
+    }
+    assert_hparams (t->db, a, HPARAMS_RESUMED, 300, 8, "300");
+}
+
+/* Fills run @uuid: 3 metrics at steps [0, 20), markers at 4, 9, 10, 12 and 19,
+ * snapshots at 9, 10 and 19, checkpoints at 10 and 20. */
+static void
+fill_run (DinolabStore *s, const char *uuid)
+{
+    static const gint64 marker_steps[] = { 4, 9, 10, 12, 19 };
+    static const char *const marker_kinds[] = { "collapse", "collapse", "resume", "collapse",
+                                                "divergence" };
+    static const gint64 snapshot_steps[] = { 9, 10, 19 };
+    g_autoptr (GError) error = NULL;
+    g_autoptr (DinolabStoreWriter) w = dinolab_store_writer_new (s, uuid, &error);
+    g_autofree char *sha = g_strnfill (64, 'a');
+    int idx[2] = { 3, 5 };
+    float maps[2 * 2 * 4];
+
+    g_assert_no_error (error);
+    push_steps (w, 0, 20);
+    for (guint i = 0; i < G_N_ELEMENTS (marker_steps); i++)
+        dinolab_store_writer_push_marker (w, marker_steps[i], marker_kinds[i], NULL);
+    for (guint i = 0; i < G_N_ELEMENTS (snapshot_steps); i++) {
+        for (int j = 0; j < 16; j++)
+            maps[j] = (float) (snapshot_steps[i] * 16 + j);
+        dinolab_store_writer_push_snapshot (w, snapshot_steps[i], (double) snapshot_steps[i] / 10.0,
+                                            2, idx, 2, 2, 2, maps);
+    }
+    g_assert_true (dinolab_store_writer_flush (w, &error));
+    g_assert_true (dinolab_store_add_checkpoint (s, uuid, 10, 1, "runs/x/step-10.safetensors", sha,
+                                                 1, &error));
+    g_assert_true (dinolab_store_add_checkpoint (s, uuid, 20, 2, "runs/x/step-20.safetensors", sha,
+                                                 1, &error));
+    g_assert_no_error (error);
+}
+
+/* Counts of run @uuid's rows: metrics, markers, snapshots, checkpoints. */
+static void
+assert_counts (const char *db, const char *uuid, gint64 metrics, gint64 markers, gint64 snapshots,
+               gint64 checkpoints)
+{
+    g_assert_cmpint (count_rows (db, uuid, "metrics"), ==, metrics);
+    g_assert_cmpint (count_rows (db, uuid, "markers"), ==, markers);
+    g_assert_cmpint (count_rows (db, uuid, "snapshots"), ==, snapshots);
+    g_assert_cmpint (count_rows (db, uuid, "checkpoints"), ==, checkpoints);
+}
+
+static void
+test_truncate_after (void)
+{
+    g_autoptr (Tmp) t = tmp_new ();
+    g_autoptr (DinolabStore) s = open_ok (t->db);
+    g_autoptr (GError) error = NULL;
+    g_autofree char *a = create_run (s, "resumed");
+    g_autofree char *b = create_run (s, "bystander");
+    g_autofree char *absent = g_uuid_string_random ();
+
+    fill_run (s, a);
+    fill_run (s, b);
+    assert_counts (t->db, a, 3 * 20, 5, 3, 2);
+
+    /* one transaction: a refused snapshot delete keeps the markers deleted before it */
+    sql_exec (t->db, "CREATE TRIGGER keep_snapshots BEFORE DELETE ON snapshots"
+                     " BEGIN SELECT RAISE (ABORT, 'snapshots are kept'); END");
+    g_assert_false (dinolab_store_truncate_after (s, a, 9, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_DB);
+    g_test_message ("refused delete: %s", error->message);
+    g_assert_nonnull (strstr (error->message, "cannot truncate run"));
+    g_assert_nonnull (strstr (error->message, "snapshots are kept"));
+    g_clear_error (&error);
+    assert_counts (t->db, a, 3 * 20, 5, 3, 2);
+    sql_exec (t->db, "DROP TRIGGER keep_snapshots");
+
+    /* resume from the checkpoint at step 10: steps > 9 go; a row at 9 stays */
+    g_assert_true (dinolab_store_truncate_after (s, a, 9, &error));
+    g_assert_no_error (error);
+    assert_counts (t->db, a, 3 * 10, 2, 1, 2);
+    g_assert_cmpint (run_sql_int (t->db, a, "SELECT max (step) FROM metrics WHERE run_id = " RUN_ID),
+                     ==, 9);
+    g_assert_cmpint (run_sql_int (t->db, a, "SELECT max (step) FROM markers WHERE run_id = " RUN_ID),
+                     ==, 9);
+    g_assert_cmpint (run_sql_int (t->db, a, "SELECT step FROM snapshots WHERE run_id = " RUN_ID),
+                     ==, 9);
+    /* the summary is recomputed from what is left */
+    g_assert_cmpint (run_sql_int (t->db, a, "SELECT last_step FROM runs WHERE uuid = ?1"), ==, 9);
+    g_assert_cmpint (run_sql_int (t->db, a, "SELECT n_points FROM runs WHERE uuid = ?1"), ==, 3 * 10);
+    g_assert_true (run_sql_double (t->db, a, "SELECT last_loss FROM runs WHERE uuid = ?1")
+                   == value_of (0, 9));
+    g_assert_true (run_sql_double (t->db, a, "SELECT last_kl FROM runs WHERE uuid = ?1")
+                   == value_of (2, 9));
+    g_assert_cmpint (run_sql_int (t->db, a, "SELECT sum (n) FROM run_metrics WHERE run_id = " RUN_ID),
+                     ==, 3 * 10);
+    /* the other run keeps everything */
+    assert_counts (t->db, b, 3 * 20, 5, 3, 2);
+
+    /* the resumed process adds its marker at 10 and computes the steps again */
+    g_assert_true (dinolab_store_add_marker (s, a, 10, "resume", "resumed from step 10", &error));
+    {
+        g_autoptr (DinolabStoreWriter) w = dinolab_store_writer_new (s, a, &error);
+        g_autoptr (GPtrArray) m = dinolab_store_list_markers (s, a, &error);
+        g_autoptr (GArray) steps = dinolab_store_list_snapshot_steps (s, a, &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (m->len, ==, 3);
+        g_assert_cmpint (((DinolabMarker *) m->pdata[0])->step, ==, 4);
+        g_assert_cmpint (((DinolabMarker *) m->pdata[1])->step, ==, 9);
+        g_assert_cmpint (((DinolabMarker *) m->pdata[2])->step, ==, 10);
+        g_assert_cmpstr (((DinolabMarker *) m->pdata[2])->kind, ==, "resume");
+        g_assert_cmpuint (steps->len, ==, 1);
+        push_steps (w, 10, 15);
+        g_assert_true (dinolab_store_writer_flush (w, &error));
+    }
+    assert_series (s, a, 0, 15);
+    g_assert_cmpint (run_sql_int (t->db, a, "SELECT n_points FROM runs WHERE uuid = ?1"), ==, 3 * 15);
+
+    /* truncate_metrics stays metrics only */
+    g_assert_true (dinolab_store_truncate_metrics (s, b, 9, &error));
+    g_assert_no_error (error);
+    assert_counts (t->db, b, 3 * 10, 5, 3, 2);
+
+    g_assert_false (dinolab_store_truncate_after (s, absent, 9, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_assert_nonnull (strstr (error->message, "no run"));
+    g_clear_error (&error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1172,6 +1468,8 @@ main (int argc, char **argv)
     g_test_add_func ("/store/locked", test_locked);
     g_test_add_func ("/store/deleted-while-writing", test_deleted_while_writing);
     g_test_add_func ("/store/children", test_children);
+    g_test_add_func ("/store/set-hparams", test_set_hparams);
+    g_test_add_func ("/store/truncate-after", test_truncate_after);
     rc = g_test_run ();
     if (session != NULL)
         remove_tree (session);

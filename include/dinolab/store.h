@@ -323,6 +323,19 @@ char         *dinolab_store_get_hparams_json (DinolabStore         *store,
                                               const char           *uuid,
                                               GError              **error);
 
+/* dinolab_store_set_hparams_json:
+ * Replaces the run's hyperparameters: the JSON (kept verbatim), the planned epochs
+ * (DinolabRunInfo.epochs, from its "epochs" member) and the run_hparams rows (all
+ * dropped, then one per member as in create_run), in one transaction. For `resume
+ * --set epochs=N`, so the run list shows what the run now trains for. The dataset
+ * column is left as it is (create_run may have been given it apart from the JSON).
+ * @json must be a JSON object (else DINOLAB_ERROR_INVALID_INPUT, nothing changed);
+ * it is copied. */
+gboolean      dinolab_store_set_hparams_json (DinolabStore         *store,
+                                              const char           *uuid,
+                                              const char           *json,
+                                              GError              **error);
+
 /* dinolab_store_get_hparams_table:
  * The run_hparams rows: key -> value text (see create_run). Returns a new
  * GHashTable of strings (g_hash_table_unref) or NULL with @error set. */
@@ -390,13 +403,27 @@ GPtrArray    *dinolab_store_get_last_metrics (DinolabStore         *store,
                                               GError              **error);
 
 /* dinolab_store_truncate_metrics:
- * Deletes the points of run @uuid with step > @after_step and recomputes its summary;
- * for a run resumed in place from a checkpoint at @after_step. Flush the run's writer
- * first. */
+ * Deletes the metric points of run @uuid with step > @after_step and recomputes its
+ * summary (last_* columns, n_points, the per-metric last values), in one transaction.
+ * Markers and attention snapshots are kept: see dinolab_store_truncate_after. Flush
+ * the run's writer first. */
 gboolean      dinolab_store_truncate_metrics (DinolabStore         *store,
                                               const char           *uuid,
                                               gint64                after_step,
                                               GError              **error);
+
+/* dinolab_store_truncate_after:
+ * dinolab_store_truncate_metrics, and in the same transaction deletes the run's
+ * markers and attention snapshots with step > @after_step. For a run resumed in place:
+ * a resume from the checkpoint at step S (S steps done) restarts at step S and passes
+ * @after_step = S - 1, so what the earlier process stored from step S on (points,
+ * collapse markers, an earlier "resume" marker at S, snapshots) is dropped before it
+ * is computed again; add the new "resume" marker afterwards. Checkpoint rows are left
+ * to the trainer (it owns their files). Flush the run's writer first. */
+gboolean      dinolab_store_truncate_after  (DinolabStore          *store,
+                                             const char            *uuid,
+                                             gint64                 after_step,
+                                             GError               **error);
 
 // ----------------------------------------------------------------------------
 // Checkpoints

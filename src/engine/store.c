@@ -907,6 +907,127 @@ dinolab_store_check_alive (DinolabStore *store, GError **error)
 }
 
 // ----------------------------------------------------------------------------
+// Writing to one run. Every write of the public API is one transaction: resolve the
+// uuid, run a table of statements bound to the run id, commit or roll back. A caller
+// is a RunWrite table and one call of write_run_().
+
+/* The id of the run with exactly this uuid; 0 with INVALID_INPUT if none. */
+static gint64
+run_id_ (DinolabStore *store, const char *uuid, GError **error)
+{
+    g_autoptr (StoreStmt) st = stmt_ (store, "SELECT id FROM runs WHERE uuid = ?1", error);
+    int rc;
+
+    if (st == NULL)
+        return 0;
+    bind_text_ (st, 1, uuid);
+    rc = sqlite3_step (st);
+    if (rc == SQLITE_ROW)
+        return sqlite3_column_int64 (st, 0);
+    if (rc != SQLITE_DONE)
+        store_error_ (store, rc, "look up a run", error);
+    else
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT, "no run '%s' in %s",
+                     uuid, store->path);
+    return 0;
+}
+
+/* Binds the parameters after ?1 (the run id, bound by the caller) of one statement for
+ * row @row of @data, and returns FALSE when there is no row @row (binding nothing). A
+ * statement is run once per row, so one table entry can insert every tag of a list. */
+typedef gboolean (*RunBindFunc) (sqlite3_stmt *st, guint row, gconstpointer data);
+
+typedef struct {
+    const char    *sql;   /* ?1 = the run id */
+    RunBindFunc    bind;  /* NULL: no other parameter, one row */
+    gconstpointer  data;  /* for @bind */
+    const char    *what;  /* names a failed step; NULL: the write's own text */
+} RunWrite;
+
+/* ?2 = the gint64 at @data (a step). */
+static gboolean
+bind_int64_ (sqlite3_stmt *st, guint row, gconstpointer data)
+{
+    if (row > 0)
+        return FALSE;
+    sqlite3_bind_int64 (st, 2, *(const gint64 *) data);
+    return TRUE;
+}
+
+/* ?2 = the string @data. */
+static gboolean
+bind_text_arg_ (sqlite3_stmt *st, guint row, gconstpointer data)
+{
+    if (row > 0)
+        return FALSE;
+    bind_text_ (st, 2, data);
+    return TRUE;
+}
+
+/* One row per tag: ?2 = tags[row] of the NULL-terminated (or NULL) list @data. Rows
+ * are asked in order and stop at the first FALSE, so tags[row] is never past the end. */
+static gboolean
+bind_tags_ (sqlite3_stmt *st, guint row, gconstpointer data)
+{
+    const char *const *tags = data;
+
+    if (tags == NULL || tags[row] == NULL)
+        return FALSE;
+    bind_text_ (st, 2, tags[row]);
+    return TRUE;
+}
+
+/* Runs @writes in order for run @run_id inside the caller's transaction. Lock held.
+ * A failed step is named by its entry's what, else by @what. */
+static gboolean
+run_writes_ (DinolabStore *store, gint64 run_id, const RunWrite *writes, gsize n_writes,
+             const char *what, GError **error)
+{
+    g_assert (store != NULL && run_id > 0 && (writes != NULL || n_writes == 0));
+
+    for (gsize i = 0; i < n_writes; i++) {
+        const RunWrite *w = &writes[i];
+        for (guint row = 0; w->bind != NULL || row == 0; row++) {
+            g_autoptr (StoreStmt) st = stmt_ (store, w->sql, error);
+            if (st == NULL)
+                return FALSE;
+            sqlite3_bind_int64 (st, 1, run_id);
+            if (w->bind != NULL && !w->bind (st, row, w->data))
+                break;
+            if (!step_done_ (store, st, w->what != NULL ? w->what : what, error))
+                return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* One write of run @uuid (an exact uuid): takes the lock, then in one BEGIN IMMEDIATE
+ * transaction resolves the uuid and runs @writes; commits, or rolls back on any error.
+ * @action ("rename run") and the uuid's first 8 characters name the write in messages:
+ * "/x/runs.db: cannot rename run 3f2a9c1e: database is locked (after 5000 ms)". */
+static gboolean
+write_run_ (DinolabStore *store, const char *uuid, const char *action, const RunWrite *writes,
+            gsize n_writes, GError **error)
+{
+    g_autoptr (GMutexLocker) locker = NULL;
+    g_autofree char *su = short_uuid_ (uuid);
+    g_autofree char *what = g_strdup_printf ("%s %s", action, su);
+    gint64 run_id;
+
+    g_assert (store != NULL && uuid != NULL && action != NULL);
+
+    locker = g_mutex_locker_new (&store->lock);
+    if (!check_writable_ (store, what, error) || !begin_ (store, what, error))
+        return FALSE;
+    if ((run_id = run_id_ (store, uuid, error)) == 0 ||
+        !run_writes_ (store, run_id, writes, n_writes, what, error)) {
+        rollback_ (store);
+        return FALSE;
+    }
+    return commit_ (store, what, error);
+}
+
+// ----------------------------------------------------------------------------
 // Runs
 
 const char *
@@ -1018,27 +1139,6 @@ load_tags_ (DinolabStore *store, gint64 run_id, DinolabRunInfo *info, GError **e
     g_strfreev (info->tags);
     info->tags = (char **) g_ptr_array_free (g_steal_pointer (&tags), FALSE);
     return TRUE;
-}
-
-/* The id of the run with exactly this uuid; 0 with INVALID_INPUT if none. */
-static gint64
-run_id_ (DinolabStore *store, const char *uuid, GError **error)
-{
-    g_autoptr (StoreStmt) st = stmt_ (store, "SELECT id FROM runs WHERE uuid = ?1", error);
-    int rc;
-
-    if (st == NULL)
-        return 0;
-    bind_text_ (st, 1, uuid);
-    rc = sqlite3_step (st);
-    if (rc == SQLITE_ROW)
-        return sqlite3_column_int64 (st, 0);
-    if (rc != SQLITE_DONE)
-        store_error_ (store, rc, "look up a run", error);
-    else
-        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT, "no run '%s' in %s",
-                     uuid, store->path);
-    return 0;
 }
 
 /* The run @ref names (store.h rules), with its id in *@id. Lock held. */
@@ -1282,19 +1382,116 @@ check_tags_ (const char *const *tags, GError **error)
     return TRUE;
 }
 
-static gboolean
-insert_tags_ (DinolabStore *store, gint64 run_id, const char *const *tags, GError **error)
+static const char SQL_INSERT_TAG[] =
+    "INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?1, ?2)";
+
+static const char SQL_INSERT_HPARAM[] =
+    "INSERT OR REPLACE INTO run_hparams (run_id, key, value, num) VALUES (?1, ?2, ?3, ?4)";
+
+/* A hyperparameter JSON object taken apart for the runs row and run_hparams. */
+typedef struct {
+    char     *key;
+    char     *text;    /* json_value_text_ */
+    double    num;
+    gboolean  is_num;  /* numbers and booleans: num is stored too (else SQL NULL) */
+} HparamRow;
+
+typedef struct {
+    const char *json;     /* verbatim, borrowed */
+    int         epochs;   /* member "epochs", 0 if absent */
+    char       *dataset;  /* member "dataset" when it is a string, else NULL */
+    GArray     *rows;     /* HparamRow, one per member, in JSON order */
+} Hparams;
+
+static void
+hparam_row_clear_ (gpointer data)
 {
-    for (const char *const *t = tags; t != NULL && *t != NULL; t++) {
-        g_autoptr (StoreStmt) st = stmt_ (store, "INSERT OR IGNORE INTO run_tags (run_id, tag)"
-                                          " VALUES (?1, ?2)", error);
-        if (st == NULL)
-            return FALSE;
-        sqlite3_bind_int64 (st, 1, run_id);
-        bind_text_ (st, 2, *t);
-        if (!step_done_ (store, st, "add a tag", error))
-            return FALSE;
+    HparamRow *r = data;
+    g_free (r->key);
+    g_free (r->text);
+}
+
+static void
+hparams_clear_ (Hparams *hp)
+{
+    g_clear_pointer (&hp->dataset, g_free);
+    g_clear_pointer (&hp->rows, g_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Hparams, hparams_clear_)
+
+/* Parses @json (must be an object) into @hp. @whose names the run in messages
+ * ("hyperparameters of a new run: not a JSON object"). */
+static gboolean
+hparams_parse_ (Hparams *hp, const char *json, const char *whose, GError **error)
+{
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    g_autoptr (GError) local = NULL;
+    JsonObjectIter it;
+    JsonObject *obj;
+    JsonNode *root, *node;
+    const char *key;
+
+    g_assert (hp != NULL && json != NULL && whose != NULL);
+    if (!json_parser_load_from_data (parser, json, -1, &local)) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "hyperparameters of %s: invalid JSON: %s", whose, local->message);
+        return FALSE;
     }
+    root = json_parser_get_root (parser);
+    if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "hyperparameters of %s: not a JSON object", whose);
+        return FALSE;
+    }
+    obj = json_node_get_object (root);
+    hp->json = json;
+    hp->epochs = 0;
+    if (json_object_has_member (obj, "epochs") &&
+        JSON_NODE_HOLDS_VALUE (json_object_get_member (obj, "epochs")))
+        hp->epochs = (int) CLAMP (json_node_get_double (json_object_get_member (obj, "epochs")),
+                                  0, G_MAXINT);
+    hp->dataset = NULL;
+    if (json_object_has_member (obj, "dataset") &&
+        json_node_get_value_type (json_object_get_member (obj, "dataset")) == G_TYPE_STRING)
+        hp->dataset = g_strdup (json_object_get_string_member (obj, "dataset"));
+    hp->rows = g_array_new (FALSE, TRUE, sizeof (HparamRow));
+    g_array_set_clear_func (hp->rows, hparam_row_clear_);
+    json_object_iter_init (&it, obj);
+    while (json_object_iter_next (&it, &key, &node)) {
+        HparamRow r = { .key = g_strdup (key) };
+        r.text = json_value_text_ (node, &r.num, &r.is_num);
+        g_array_append_val (hp->rows, r);
+    }
+    return TRUE;
+}
+
+/* One row per member: ?2 key, ?3 value text, ?4 number or NULL (SQL_INSERT_HPARAM). */
+static gboolean
+bind_hparam_row_ (sqlite3_stmt *st, guint row, gconstpointer data)
+{
+    const Hparams *hp = data;
+    const HparamRow *r;
+
+    if (row >= hp->rows->len)
+        return FALSE;
+    r = &g_array_index (hp->rows, HparamRow, row);
+    bind_text_ (st, 2, r->key);
+    bind_text_ (st, 3, r->text);
+    if (r->is_num)
+        sqlite3_bind_double (st, 4, r->num);
+    return TRUE;
+}
+
+/* ?2 the JSON text, ?3 epochs. */
+static gboolean
+bind_hparams_json_ (sqlite3_stmt *st, guint row, gconstpointer data)
+{
+    const Hparams *hp = data;
+
+    if (row > 0)
+        return FALSE;
+    bind_text_ (st, 2, hp->json);
+    sqlite3_bind_int (st, 3, hp->epochs);
     return TRUE;
 }
 
@@ -1302,13 +1499,10 @@ char *
 dinolab_store_create_run (DinolabStore *store, const DinolabRunSpec *spec, GError **error)
 {
     g_autoptr (GMutexLocker) locker = NULL;
-    g_autoptr (JsonParser) parser = NULL;
-    g_autoptr (GError) local = NULL;
-    g_autofree char *uuid = NULL, *name = NULL, *dataset = NULL;
-    JsonObject *obj;
-    JsonNode *root;
+    g_auto (Hparams) hp = { 0 };
+    g_autofree char *uuid = NULL, *name = NULL;
+    const char *dataset;
     gint64 run_id;
-    int epochs = 0;
     double now = now_ ();
 
     g_return_val_if_fail (store != NULL, NULL);
@@ -1320,33 +1514,11 @@ dinolab_store_create_run (DinolabStore *store, const DinolabRunSpec *spec, GErro
     locker = g_mutex_locker_new (&store->lock);
     if (!check_writable_ (store, "create a run", error))
         return NULL;
-
-    parser = json_parser_new ();
-    if (!json_parser_load_from_data (parser, spec->hparams_json, -1, &local)) {
-        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
-                     "hyperparameters of a new run: invalid JSON: %s", local->message);
-        return NULL;
-    }
-    root = json_parser_get_root (parser);
-    if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
-        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
-                     "hyperparameters of a new run: not a JSON object");
-        return NULL;
-    }
-    obj = json_node_get_object (root);
-    if (!check_tags_ (spec->tags, error))
+    if (!hparams_parse_ (&hp, spec->hparams_json, "a new run", error) ||
+        !check_tags_ (spec->tags, error))
         return NULL;
 
-    if (spec->dataset != NULL)
-        dataset = g_strdup (spec->dataset);
-    else if (json_object_has_member (obj, "dataset") &&
-             json_node_get_value_type (json_object_get_member (obj, "dataset")) == G_TYPE_STRING)
-        dataset = g_strdup (json_object_get_string_member (obj, "dataset"));
-    else
-        dataset = g_strdup ("");
-    if (json_object_has_member (obj, "epochs") &&
-        JSON_NODE_HOLDS_VALUE (json_object_get_member (obj, "epochs")))
-        epochs = (int) CLAMP (json_node_get_double (json_object_get_member (obj, "epochs")), 0, G_MAXINT);
+    dataset = spec->dataset != NULL ? spec->dataset : hp.dataset != NULL ? hp.dataset : "";
     name = (spec->name != NULL && *spec->name != '\0') ? g_strdup (spec->name) : random_name_ ();
     uuid = g_uuid_string_random ();
 
@@ -1378,7 +1550,7 @@ dinolab_store_create_run (DinolabStore *store, const DinolabRunSpec *spec, GErro
         bind_text_ (st, 9, g_get_host_name ());
         sqlite3_bind_int64 (st, 10, (gint64) getpid ());
         bind_text_ (st, 11, spec->hparams_json);
-        sqlite3_bind_int (st, 12, epochs);
+        sqlite3_bind_int (st, 12, hp.epochs);
         if (!step_done_ (store, st, "create a run", error)) {
             rollback_ (store);
             return NULL;
@@ -1386,71 +1558,46 @@ dinolab_store_create_run (DinolabStore *store, const DinolabRunSpec *spec, GErro
         run_id = sqlite3_last_insert_rowid (store->db);
     }
     {
-        JsonObjectIter it;
-        const char *key;
-        JsonNode *node;
-        json_object_iter_init (&it, obj);
-        while (json_object_iter_next (&it, &key, &node)) {
-            g_autoptr (StoreStmt) st = stmt_ (store, "INSERT OR REPLACE INTO run_hparams"
-                                              " (run_id, key, value, num) VALUES (?1, ?2, ?3, ?4)",
-                                              error);
-            double num = 0.0;
-            gboolean is_num;
-            g_autofree char *text = json_value_text_ (node, &num, &is_num);
-            if (st == NULL) {
-                rollback_ (store);
-                return NULL;
-            }
-            sqlite3_bind_int64 (st, 1, run_id);
-            bind_text_ (st, 2, key);
-            bind_text_ (st, 3, text);
-            if (is_num)
-                sqlite3_bind_double (st, 4, num);
-            if (!step_done_ (store, st, "store the hyperparameters of a new run", error)) {
-                rollback_ (store);
-                return NULL;
-            }
+        const RunWrite children[] = {
+            { .sql = SQL_INSERT_HPARAM, .bind = bind_hparam_row_, .data = &hp,
+              .what = "store the hyperparameters of a new run" },
+            { .sql = SQL_INSERT_TAG, .bind = bind_tags_, .data = spec->tags, .what = "add a tag" },
+        };
+        if (!run_writes_ (store, run_id, children, G_N_ELEMENTS (children), "create a run",
+                          error)) {
+            rollback_ (store);
+            return NULL;
         }
-    }
-    if (!insert_tags_ (store, run_id, spec->tags, error)) {
-        rollback_ (store);
-        return NULL;
     }
     if (!commit_ (store, "create a run", error))
         return NULL;
     return g_steal_pointer (&uuid);
 }
 
-/* Runs one UPDATE with ?1 = run id and ?2 = @text in its own transaction. */
-static gboolean
-update_run_text_ (DinolabStore *store, const char *uuid, const char *sql, const char *text,
-                  const char *what, GError **error)
+gboolean
+dinolab_store_set_hparams_json (DinolabStore *store, const char *uuid, const char *json,
+                                GError **error)
 {
-    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
-    g_autofree char *su = short_uuid_ (uuid);
-    g_autofree char *full_what = g_strdup_printf ("%s %s", what, su);
-    gint64 run_id;
+    g_auto (Hparams) hp = { 0 };
+    const RunWrite writes[] = {
+        { .sql = "UPDATE runs SET hparams = ?2, epochs = ?3 WHERE id = ?1",
+          .bind = bind_hparams_json_, .data = &hp },
+        { .sql = "DELETE FROM run_hparams WHERE run_id = ?1" },
+        { .sql = SQL_INSERT_HPARAM, .bind = bind_hparam_row_, .data = &hp },
+    };
 
-    if (!check_writable_ (store, full_what, error) || !begin_ (store, full_what, error))
-        return FALSE;
-    if ((run_id = run_id_ (store, uuid, error)) == 0) {
-        rollback_ (store);
-        return FALSE;
-    }
+    g_return_val_if_fail (store != NULL, FALSE);
+    g_return_val_if_fail (uuid != NULL, FALSE);
+    g_return_val_if_fail (json != NULL, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
     {
-        g_autoptr (StoreStmt) st = stmt_ (store, sql, error);
-        if (st == NULL) {
-            rollback_ (store);
+        g_autofree char *whose = g_strdup_printf ("run %s", uuid);
+        if (!hparams_parse_ (&hp, json, whose, error))
             return FALSE;
-        }
-        sqlite3_bind_int64 (st, 1, run_id);
-        bind_text_ (st, 2, text);
-        if (!step_done_ (store, st, full_what, error)) {
-            rollback_ (store);
-            return FALSE;
-        }
     }
-    return commit_ (store, full_what, error);
+    return write_run_ (store, uuid, "set the hyperparameters of run", writes,
+                       G_N_ELEMENTS (writes), error);
 }
 
 gboolean
@@ -1469,104 +1616,85 @@ dinolab_store_rename_run (DinolabStore *store, const char *uuid, const char *nam
                      "run %s: the new name is empty", uuid);
         return FALSE;
     }
-    return update_run_text_ (store, uuid, "UPDATE runs SET name = ?2 WHERE id = ?1", stripped,
-                             "rename run", error);
+    {
+        const RunWrite writes[] = {
+            { .sql = "UPDATE runs SET name = ?2 WHERE id = ?1", .bind = bind_text_arg_,
+              .data = stripped },
+        };
+        return write_run_ (store, uuid, "rename run", writes, G_N_ELEMENTS (writes), error);
+    }
 }
 
 gboolean
 dinolab_store_set_notes (DinolabStore *store, const char *uuid, const char *notes, GError **error)
 {
+    const RunWrite writes[] = {
+        { .sql = "UPDATE runs SET notes = ?2 WHERE id = ?1", .bind = bind_text_arg_,
+          .data = notes != NULL ? notes : "" },
+    };
+
     g_return_val_if_fail (store != NULL, FALSE);
     g_return_val_if_fail (uuid != NULL, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-    return update_run_text_ (store, uuid, "UPDATE runs SET notes = ?2 WHERE id = ?1",
-                             notes != NULL ? notes : "", "set the notes of run", error);
+    return write_run_ (store, uuid, "set the notes of run", writes, G_N_ELEMENTS (writes), error);
+}
+
+/* A status change (SQL_SET_STATUS). */
+typedef struct {
+    DinolabRunStatus status;
+    double           now;     /* unix seconds; 0: when the statement is bound */
+} StatusChange;
+
+/* ?2 to ?6 of SQL_SET_STATUS; this process claims the run when the status is live. */
+static gboolean
+bind_status_ (sqlite3_stmt *st, guint row, gconstpointer data)
+{
+    const StatusChange *c = data;
+
+    if (row > 0)
+        return FALSE;
+    bind_text_ (st, 2, status_names[c->status]);
+    sqlite3_bind_double (st, 3, c->now > 0.0 ? c->now : now_ ());
+    bind_text_ (st, 4, g_get_host_name ());
+    sqlite3_bind_int64 (st, 5, (gint64) getpid ());
+    sqlite3_bind_int (st, 6, status_is_live_ (c->status));
+    return TRUE;
 }
 
 gboolean
 dinolab_store_set_status (DinolabStore *store, const char *uuid, DinolabRunStatus status,
                           GError **error)
 {
-    g_autoptr (GMutexLocker) locker = NULL;
-    g_autofree char *what = NULL;
-    gint64 run_id;
+    StatusChange change = { .status = status };
+    const RunWrite writes[] = {
+        { .sql = SQL_SET_STATUS, .bind = bind_status_, .data = &change },
+    };
 
     g_return_val_if_fail (store != NULL, FALSE);
     g_return_val_if_fail (uuid != NULL, FALSE);
     g_return_val_if_fail ((int) status >= 0 && status < DINOLAB_RUN_STATUS_N, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-    locker = g_mutex_locker_new (&store->lock);
-    {
-        g_autofree char *su = short_uuid_ (uuid);
-        what = g_strdup_printf ("set the status of run %s", su);
-    }
-    if (!check_writable_ (store, what, error) || !begin_ (store, what, error))
-        return FALSE;
-    if ((run_id = run_id_ (store, uuid, error)) == 0) {
-        rollback_ (store);
-        return FALSE;
-    }
-    {
-        g_autoptr (StoreStmt) st = stmt_ (store, SQL_SET_STATUS, error);
-        if (st == NULL) {
-            rollback_ (store);
-            return FALSE;
-        }
-        sqlite3_bind_int64 (st, 1, run_id);
-        bind_text_ (st, 2, status_names[status]);
-        sqlite3_bind_double (st, 3, now_ ());
-        bind_text_ (st, 4, g_get_host_name ());
-        sqlite3_bind_int64 (st, 5, (gint64) getpid ());
-        sqlite3_bind_int (st, 6, status_is_live_ (status));
-        if (!step_done_ (store, st, what, error)) {
-            rollback_ (store);
-            return FALSE;
-        }
-    }
-    return commit_ (store, what, error);
+    return write_run_ (store, uuid, "set the status of run", writes, G_N_ELEMENTS (writes), error);
 }
 
 static gboolean
 change_tags_ (DinolabStore *store, const char *uuid, const char *const *tags, gboolean add,
               GError **error)
 {
-    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
-    g_autofree char *su = short_uuid_ (uuid);
-    g_autofree char *what = g_strdup_printf ("%s tags of run %s", add ? "add" : "remove", su);
-    gint64 run_id;
+    const RunWrite adds[] = {
+        { .sql = SQL_INSERT_TAG, .bind = bind_tags_, .data = tags, .what = "add a tag" },
+    };
+    const RunWrite removes[] = {
+        { .sql = "DELETE FROM run_tags WHERE run_id = ?1 AND tag = ?2", .bind = bind_tags_,
+          .data = tags },
+    };
 
     if (!check_tags_ (tags, error))
         return FALSE;
-    if (!check_writable_ (store, what, error) || !begin_ (store, what, error))
-        return FALSE;
-    if ((run_id = run_id_ (store, uuid, error)) == 0) {
-        rollback_ (store);
-        return FALSE;
-    }
-    if (add) {
-        if (!insert_tags_ (store, run_id, tags, error)) {
-            rollback_ (store);
-            return FALSE;
-        }
-    } else {
-        for (const char *const *t = tags; *t != NULL; t++) {
-            g_autoptr (StoreStmt) st = stmt_ (store, "DELETE FROM run_tags WHERE run_id = ?1"
-                                              " AND tag = ?2", error);
-            if (st == NULL) {
-                rollback_ (store);
-                return FALSE;
-            }
-            sqlite3_bind_int64 (st, 1, run_id);
-            bind_text_ (st, 2, *t);
-            if (!step_done_ (store, st, what, error)) {
-                rollback_ (store);
-                return FALSE;
-            }
-        }
-    }
-    return commit_ (store, what, error);
+    return write_run_ (store, uuid, add ? "add tags of run" : "remove tags of run",
+                       add ? adds : removes, 1, error);
 }
 
 gboolean
@@ -1637,50 +1765,25 @@ remove_tree_ (const char *path, GError **error)
 gboolean
 dinolab_store_delete_run (DinolabStore *store, const char *uuid, GError **error)
 {
-    static const char *const deletes[] = {
-        "DELETE FROM metrics WHERE run_id = ?1",
-        "DELETE FROM run_metrics WHERE run_id = ?1",
-        "DELETE FROM run_tags WHERE run_id = ?1",
-        "DELETE FROM run_hparams WHERE run_id = ?1",
-        "DELETE FROM checkpoints WHERE run_id = ?1",
-        "DELETE FROM markers WHERE run_id = ?1",
-        "DELETE FROM snapshots WHERE run_id = ?1",
-        "DELETE FROM runs WHERE id = ?1",
+    /* Explicit deletes, so a connection without foreign keys could not leave orphans. */
+    static const RunWrite deletes[] = {
+        { .sql = "DELETE FROM metrics WHERE run_id = ?1" },
+        { .sql = "DELETE FROM run_metrics WHERE run_id = ?1" },
+        { .sql = "DELETE FROM run_tags WHERE run_id = ?1" },
+        { .sql = "DELETE FROM run_hparams WHERE run_id = ?1" },
+        { .sql = "DELETE FROM checkpoints WHERE run_id = ?1" },
+        { .sql = "DELETE FROM markers WHERE run_id = ?1" },
+        { .sql = "DELETE FROM snapshots WHERE run_id = ?1" },
+        { .sql = "DELETE FROM runs WHERE id = ?1" },
     };
-    g_autoptr (GMutexLocker) locker = NULL;
-    g_autofree char *what = NULL, *dir = NULL;
+    g_autofree char *dir = NULL;
     g_autoptr (GError) local = NULL;
-    gint64 run_id;
 
     g_return_val_if_fail (store != NULL, FALSE);
     g_return_val_if_fail (uuid != NULL, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-    locker = g_mutex_locker_new (&store->lock);
-    {
-        g_autofree char *su = short_uuid_ (uuid);
-        what = g_strdup_printf ("delete run %s", su);
-    }
-    if (!check_writable_ (store, what, error) || !begin_ (store, what, error))
-        return FALSE;
-    if ((run_id = run_id_ (store, uuid, error)) == 0) {
-        rollback_ (store);
-        return FALSE;
-    }
-    /* Explicit deletes, so a connection without foreign keys could not leave orphans. */
-    for (size_t i = 0; i < G_N_ELEMENTS (deletes); i++) {
-        g_autoptr (StoreStmt) st = stmt_ (store, deletes[i], error);
-        if (st == NULL) {
-            rollback_ (store);
-            return FALSE;
-        }
-        sqlite3_bind_int64 (st, 1, run_id);
-        if (!step_done_ (store, st, what, error)) {
-            rollback_ (store);
-            return FALSE;
-        }
-    }
-    if (!commit_ (store, what, error))
+    if (!write_run_ (store, uuid, "delete run", deletes, G_N_ELEMENTS (deletes), error))
         return FALSE;
 
     /* The uuid came from the database; a valid uuid cannot climb out of runs/. */
@@ -1923,56 +2026,58 @@ dinolab_store_get_last_metrics (DinolabStore *store, const char *uuid, GError **
     return g_steal_pointer (&out);
 }
 
+/* Deletes what run @uuid has past @after_step and recomputes the run's summary from
+ * the points left: the metrics, and with @children also the markers and attention
+ * snapshots. Checkpoint rows are the trainer's to thin (it deletes the files). */
+static gboolean
+truncate_ (DinolabStore *store, const char *uuid, gint64 after_step, gboolean children,
+           GError **error)
+{
+    const RunWrite writes[] = {
+        /* with @children only: the first two */
+        { .sql = "DELETE FROM markers WHERE run_id = ?1 AND step > ?2", .bind = bind_int64_,
+          .data = &after_step },
+        { .sql = "DELETE FROM snapshots WHERE run_id = ?1 AND step > ?2", .bind = bind_int64_,
+          .data = &after_step },
+        /* metrics, then run_metrics and the summary built again from them */
+        { .sql = "DELETE FROM metrics WHERE run_id = ?1 AND step > ?2", .bind = bind_int64_,
+          .data = &after_step },
+        { .sql = "DELETE FROM run_metrics WHERE run_id = ?1" },
+        { .sql = "INSERT INTO run_metrics (run_id, metric_id, n, last_step, min_value, max_value)"
+                 " SELECT run_id, metric_id, count (*), max (step), min (value), max (value)"
+                 " FROM metrics WHERE run_id = ?1 GROUP BY metric_id" },
+        { .sql = "UPDATE run_metrics SET (last_epoch, last_wall, last_value) ="
+                 " (SELECT epoch, wall, value FROM metrics p WHERE p.run_id = run_metrics.run_id"
+                 "  AND p.metric_id = run_metrics.metric_id AND p.step = run_metrics.last_step)"
+                 " WHERE run_id = ?1" },
+        { .sql = SQL_UPDATE_SUMMARY },
+    };
+    gsize skip = children ? 0 : 2;
+
+    return write_run_ (store, uuid, children ? "truncate run" : "truncate the metrics of run",
+                       writes + skip, G_N_ELEMENTS (writes) - skip, error);
+}
+
 gboolean
 dinolab_store_truncate_metrics (DinolabStore *store, const char *uuid, gint64 after_step,
                                 GError **error)
 {
-    static const char *const sqls[] = {
-        "DELETE FROM metrics WHERE run_id = ?1 AND step > ?2",
-        "DELETE FROM run_metrics WHERE run_id = ?1",
-        "INSERT INTO run_metrics (run_id, metric_id, n, last_step, min_value, max_value)"
-        " SELECT run_id, metric_id, count (*), max (step), min (value), max (value)"
-        " FROM metrics WHERE run_id = ?1 GROUP BY metric_id",
-        "UPDATE run_metrics SET (last_epoch, last_wall, last_value) ="
-        " (SELECT epoch, wall, value FROM metrics p WHERE p.run_id = run_metrics.run_id"
-        "  AND p.metric_id = run_metrics.metric_id AND p.step = run_metrics.last_step)"
-        " WHERE run_id = ?1",
-        SQL_UPDATE_SUMMARY,
-    };
-    g_autoptr (GMutexLocker) locker = NULL;
-    g_autofree char *what = NULL;
-    gint64 run_id;
-
     g_return_val_if_fail (store != NULL, FALSE);
     g_return_val_if_fail (uuid != NULL, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-    locker = g_mutex_locker_new (&store->lock);
-    {
-        g_autofree char *su = short_uuid_ (uuid);
-        what = g_strdup_printf ("truncate the metrics of run %s", su);
-    }
-    if (!check_writable_ (store, what, error) || !begin_ (store, what, error))
-        return FALSE;
-    if ((run_id = run_id_ (store, uuid, error)) == 0) {
-        rollback_ (store);
-        return FALSE;
-    }
-    for (size_t i = 0; i < G_N_ELEMENTS (sqls); i++) {
-        g_autoptr (StoreStmt) st = stmt_ (store, sqls[i], error);
-        if (st == NULL) {
-            rollback_ (store);
-            return FALSE;
-        }
-        sqlite3_bind_int64 (st, 1, run_id);
-        if (sqlite3_bind_parameter_count (st) >= 2)
-            sqlite3_bind_int64 (st, 2, after_step);
-        if (!step_done_ (store, st, what, error)) {
-            rollback_ (store);
-            return FALSE;
-        }
-    }
-    return commit_ (store, what, error);
+    return truncate_ (store, uuid, after_step, FALSE, error);
+}
+
+gboolean
+dinolab_store_truncate_after (DinolabStore *store, const char *uuid, gint64 after_step,
+                              GError **error)
+{
+    g_return_val_if_fail (store != NULL, FALSE);
+    g_return_val_if_fail (uuid != NULL, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    return truncate_ (store, uuid, after_step, TRUE, error);
 }
 
 // ----------------------------------------------------------------------------
@@ -2061,13 +2166,42 @@ valid_sha256_ (const char *hex)
     return TRUE;
 }
 
+/* A checkpoint row: ?2 to ?7 of the insert in dinolab_store_add_checkpoint. */
+typedef struct {
+    gint64      step;
+    int         epoch;
+    const char *path;     /* as stored */
+    const char *sha256;   /* lowercase */
+    gint64      size;
+} CheckpointRow;
+
+static gboolean
+bind_checkpoint_ (sqlite3_stmt *st, guint row, gconstpointer data)
+{
+    const CheckpointRow *c = data;
+
+    if (row > 0)
+        return FALSE;
+    sqlite3_bind_int64 (st, 2, c->step);
+    sqlite3_bind_int (st, 3, c->epoch);
+    bind_text_ (st, 4, c->path);
+    bind_text_ (st, 5, c->sha256);
+    sqlite3_bind_int64 (st, 6, c->size);
+    sqlite3_bind_double (st, 7, now_ ());
+    return TRUE;
+}
+
 gboolean
 dinolab_store_add_checkpoint (DinolabStore *store, const char *uuid, gint64 step, int epoch,
                               const char *path, const char *sha256, gint64 size, GError **error)
 {
-    g_autoptr (GMutexLocker) locker = NULL;
-    g_autofree char *rel = NULL, *hex = NULL, *what = NULL;
-    gint64 run_id;
+    g_autofree char *rel = NULL, *hex = NULL;
+    CheckpointRow c = { .step = step, .epoch = epoch, .size = size };
+    const RunWrite writes[] = {
+        { .sql = "INSERT OR REPLACE INTO checkpoints (run_id, step, epoch, path, sha256, size,"
+                 " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+          .bind = bind_checkpoint_, .data = &c },
+    };
 
     g_return_val_if_fail (store != NULL, FALSE);
     g_return_val_if_fail (uuid != NULL, FALSE);
@@ -2086,41 +2220,12 @@ dinolab_store_add_checkpoint (DinolabStore *store, const char *uuid, gint64 step
                      "checkpoint %s: sha256 '%s' is not 64 hex digits", path, sha256);
         return FALSE;
     }
-    hex = g_ascii_strdown (sha256, -1);
-    locker = g_mutex_locker_new (&store->lock);
     if ((rel = checkpoint_rel_path_ (store, path, error)) == NULL)
         return FALSE;
-    {
-        g_autofree char *su = short_uuid_ (uuid);
-        what = g_strdup_printf ("add a checkpoint to run %s", su);
-    }
-    if (!check_writable_ (store, what, error) || !begin_ (store, what, error))
-        return FALSE;
-    if ((run_id = run_id_ (store, uuid, error)) == 0) {
-        rollback_ (store);
-        return FALSE;
-    }
-    {
-        g_autoptr (StoreStmt) st = stmt_ (store, "INSERT OR REPLACE INTO checkpoints (run_id, step,"
-                                          " epoch, path, sha256, size, created)"
-                                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", error);
-        if (st == NULL) {
-            rollback_ (store);
-            return FALSE;
-        }
-        sqlite3_bind_int64 (st, 1, run_id);
-        sqlite3_bind_int64 (st, 2, step);
-        sqlite3_bind_int (st, 3, epoch);
-        bind_text_ (st, 4, rel);
-        bind_text_ (st, 5, hex);
-        sqlite3_bind_int64 (st, 6, size);
-        sqlite3_bind_double (st, 7, now_ ());
-        if (!step_done_ (store, st, what, error)) {
-            rollback_ (store);
-            return FALSE;
-        }
-    }
-    return commit_ (store, what, error);
+    c.path = rel;
+    c.sha256 = hex = g_ascii_strdown (sha256, -1);
+    return write_run_ (store, uuid, "add a checkpoint to run", writes, G_N_ELEMENTS (writes),
+                       error);
 }
 
 static GPtrArray *
@@ -2187,83 +2292,60 @@ gboolean
 dinolab_store_delete_checkpoint (DinolabStore *store, const char *uuid, gint64 step,
                                  GError **error)
 {
-    g_autoptr (GMutexLocker) locker = NULL;
-    g_autofree char *what = NULL;
-    gint64 run_id;
+    const RunWrite writes[] = {
+        { .sql = "DELETE FROM checkpoints WHERE run_id = ?1 AND step = ?2", .bind = bind_int64_,
+          .data = &step },
+    };
 
     g_return_val_if_fail (store != NULL, FALSE);
     g_return_val_if_fail (uuid != NULL, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-    locker = g_mutex_locker_new (&store->lock);
-    {
-        g_autofree char *su = short_uuid_ (uuid);
-        what = g_strdup_printf ("delete a checkpoint of run %s", su);
-    }
-    if (!check_writable_ (store, what, error) || !begin_ (store, what, error))
-        return FALSE;
-    if ((run_id = run_id_ (store, uuid, error)) == 0) {
-        rollback_ (store);
-        return FALSE;
-    }
-    {
-        g_autoptr (StoreStmt) st = stmt_ (store, "DELETE FROM checkpoints WHERE run_id = ?1"
-                                          " AND step = ?2", error);
-        if (st == NULL) {
-            rollback_ (store);
-            return FALSE;
-        }
-        sqlite3_bind_int64 (st, 1, run_id);
-        sqlite3_bind_int64 (st, 2, step);
-        if (!step_done_ (store, st, what, error)) {
-            rollback_ (store);
-            return FALSE;
-        }
-    }
-    return commit_ (store, what, error);
+    return write_run_ (store, uuid, "delete a checkpoint of run", writes, G_N_ELEMENTS (writes),
+                       error);
 }
 
 // ----------------------------------------------------------------------------
-// Markers and snapshots. The insert helpers take a bare connection so the writer
-// thread shares them.
+// Markers and snapshots. The binders serve the store's own writes and the writer
+// thread alike (the writer binds ?1 and steps its own statements).
 
-static int
-insert_marker_ (sqlite3 *db, sqlite3_stmt *st, gint64 run_id, gint64 step, const char *kind,
-                const char *text)
+/* A marker: ?2 to ?5 of SQL_INSERT_MARKER. */
+typedef struct {
+    gint64      step;
+    const char *kind;
+    const char *text;   /* NULL: "" */
+} MarkerRow;
+
+static gboolean
+bind_marker_ (sqlite3_stmt *st, guint row, gconstpointer data)
 {
-    int rc;
+    const MarkerRow *m = data;
 
-    (void) db;
-    sqlite3_bind_int64 (st, 1, run_id);
-    sqlite3_bind_int64 (st, 2, step);
-    bind_text_ (st, 3, kind);
-    bind_text_ (st, 4, text != NULL ? text : "");
+    if (row > 0)
+        return FALSE;
+    sqlite3_bind_int64 (st, 2, m->step);
+    bind_text_ (st, 3, m->kind);
+    bind_text_ (st, 4, m->text != NULL ? m->text : "");
     sqlite3_bind_double (st, 5, now_ ());
-    rc = sqlite3_step (st);
-    sqlite3_reset (st);
-    sqlite3_clear_bindings (st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return TRUE;
 }
 
-static int
-insert_snapshot_ (sqlite3_stmt *st, gint64 run_id, const DinolabAttentionSnapshot *s)
+/* ?2 to ?10 of SQL_INSERT_SNAPSHOT from the DinolabAttentionSnapshot @data. On a
+ * little-endian host the maps are bound without a copy (SQLITE_STATIC): @data must
+ * live until the statement is reset, as it does in run_writes_ and writer_commit_. */
+static gboolean
+bind_snapshot_ (sqlite3_stmt *st, guint row, gconstpointer data)
 {
-    gsize n_floats = (gsize) s->n_images * s->heads * s->grid_h * s->grid_w;
-    g_autoptr (GString) idx = g_string_new (NULL);
-    g_autofree guint32 *le = NULL;
-    const void *blob = s->maps;
-    int rc;
+    const DinolabAttentionSnapshot *s = data;
+    g_autoptr (GString) idx = NULL;
+    gsize n_floats;
 
+    if (row > 0)
+        return FALSE;
+    n_floats = (gsize) s->n_images * s->heads * s->grid_h * s->grid_w;
+    idx = g_string_new (NULL);
     for (int i = 0; i < s->n_images; i++)
         g_string_append_printf (idx, "%s%d", i > 0 ? "," : "", s->image_indices[i]);
-#if G_BYTE_ORDER != G_LITTLE_ENDIAN
-    le = g_new (guint32, n_floats);
-    memcpy (le, s->maps, n_floats * sizeof (float));
-    for (gsize i = 0; i < n_floats; i++)
-        le[i] = GUINT32_TO_LE (le[i]);
-    blob = le;
-#endif
-    sqlite3_bind_int64 (st, 1, run_id);
     sqlite3_bind_int64 (st, 2, s->step);
     bind_double_or_null_ (st, 3, s->epoch);
     sqlite3_bind_int (st, 4, s->n_images);
@@ -2271,12 +2353,20 @@ insert_snapshot_ (sqlite3_stmt *st, gint64 run_id, const DinolabAttentionSnapsho
     sqlite3_bind_int (st, 6, s->grid_h);
     sqlite3_bind_int (st, 7, s->grid_w);
     bind_text_ (st, 8, idx->str);
-    sqlite3_bind_blob64 (st, 9, blob, n_floats * sizeof (float), SQLITE_STATIC);
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+    sqlite3_bind_blob64 (st, 9, s->maps, n_floats * sizeof (float), SQLITE_STATIC);
+#else
+    {
+        /* stored little-endian; SQLite frees the copy when the binding ends */
+        guint32 *le = g_new (guint32, n_floats);
+        memcpy (le, s->maps, n_floats * sizeof (float));
+        for (gsize i = 0; i < n_floats; i++)
+            le[i] = GUINT32_TO_LE (le[i]);
+        sqlite3_bind_blob64 (st, 9, le, n_floats * sizeof (float), g_free);
+    }
+#endif
     sqlite3_bind_double (st, 10, now_ ());
-    rc = sqlite3_step (st);
-    sqlite3_reset (st);
-    sqlite3_clear_bindings (st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return TRUE;
 }
 
 void
@@ -2293,11 +2383,10 @@ gboolean
 dinolab_store_add_marker (DinolabStore *store, const char *uuid, gint64 step, const char *kind,
                           const char *text, GError **error)
 {
-    g_autoptr (GMutexLocker) locker = NULL;
-    g_autofree char *what = NULL;
-    sqlite3_stmt *st;
-    gint64 run_id;
-    int rc;
+    MarkerRow m = { .step = step, .kind = kind, .text = text };
+    const RunWrite writes[] = {
+        { .sql = SQL_INSERT_MARKER, .bind = bind_marker_, .data = &m },
+    };
 
     g_return_val_if_fail (store != NULL, FALSE);
     g_return_val_if_fail (uuid != NULL, FALSE);
@@ -2309,24 +2398,7 @@ dinolab_store_add_marker (DinolabStore *store, const char *uuid, gint64 step, co
                      "marker kind '%s': 1 to 32 characters of a-z, 0-9, '_' and '-'", kind);
         return FALSE;
     }
-    locker = g_mutex_locker_new (&store->lock);
-    {
-        g_autofree char *su = short_uuid_ (uuid);
-        what = g_strdup_printf ("add a marker to run %s", su);
-    }
-    if (!check_writable_ (store, what, error) || !begin_ (store, what, error))
-        return FALSE;
-    if ((run_id = run_id_ (store, uuid, error)) == 0 ||
-        (st = stmt_ (store, SQL_INSERT_MARKER, error)) == NULL) {
-        rollback_ (store);
-        return FALSE;
-    }
-    if ((rc = insert_marker_ (store->db, st, run_id, step, kind, text)) != SQLITE_OK) {
-        store_error_ (store, rc, what, error);
-        rollback_ (store);
-        return FALSE;
-    }
-    return commit_ (store, what, error);
+    return write_run_ (store, uuid, "add a marker to run", writes, G_N_ELEMENTS (writes), error);
 }
 
 GPtrArray *
@@ -2381,12 +2453,14 @@ dinolab_store_add_snapshot (DinolabStore *store, const char *uuid, gint64 step, 
                             int n_images, const int *image_indices, int heads, int grid_h,
                             int grid_w, const float *maps, GError **error)
 {
-    g_autoptr (GMutexLocker) locker = NULL;
-    g_autofree char *what = NULL;
-    DinolabAttentionSnapshot snap = { 0 };
-    sqlite3_stmt *st;
-    gint64 run_id;
-    int rc;
+    /* borrows the caller's arrays (bind_snapshot_ copies or binds them statically) */
+    const DinolabAttentionSnapshot snap = {
+        .step = step, .epoch = epoch, .n_images = n_images, .heads = heads, .grid_h = grid_h,
+        .grid_w = grid_w, .image_indices = (int *) image_indices, .maps = (float *) maps,
+    };
+    const RunWrite writes[] = {
+        { .sql = SQL_INSERT_SNAPSHOT, .bind = bind_snapshot_, .data = &snap },
+    };
 
     g_return_val_if_fail (store != NULL, FALSE);
     g_return_val_if_fail (uuid != NULL, FALSE);
@@ -2401,33 +2475,8 @@ dinolab_store_add_snapshot (DinolabStore *store, const char *uuid, gint64 step, 
                      grid_h, grid_w);
         return FALSE;
     }
-    snap.step = step;
-    snap.epoch = epoch;
-    snap.n_images = n_images;
-    snap.heads = heads;
-    snap.grid_h = grid_h;
-    snap.grid_w = grid_w;
-    snap.image_indices = (int *) image_indices;
-    snap.maps = (float *) maps;
-
-    locker = g_mutex_locker_new (&store->lock);
-    {
-        g_autofree char *su = short_uuid_ (uuid);
-        what = g_strdup_printf ("add an attention snapshot to run %s", su);
-    }
-    if (!check_writable_ (store, what, error) || !begin_ (store, what, error))
-        return FALSE;
-    if ((run_id = run_id_ (store, uuid, error)) == 0 ||
-        (st = stmt_ (store, SQL_INSERT_SNAPSHOT, error)) == NULL) {
-        rollback_ (store);
-        return FALSE;
-    }
-    if ((rc = insert_snapshot_ (st, run_id, &snap)) != SQLITE_OK) {
-        store_error_ (store, rc, what, error);
-        rollback_ (store);
-        return FALSE;
-    }
-    return commit_ (store, what, error);
+    return write_run_ (store, uuid, "add an attention snapshot to run", writes,
+                       G_N_ELEMENTS (writes), error);
 }
 
 GArray *
@@ -2757,20 +2806,24 @@ writer_commit_ (DinolabStoreWriter *w, GArray *items, double now)
             }
             break;
         }
-        case ITEM_MARKER:
-            rc = insert_marker_ (w->db, w->st_marker, w->run_id, it->step, it->key, it->text);
+        case ITEM_MARKER: {
+            const MarkerRow m = { .step = it->step, .kind = it->key, .text = it->text };
+            sqlite3_bind_int64 (w->st_marker, 1, w->run_id);
+            bind_marker_ (w->st_marker, 0, &m);
+            rc = writer_run_ (w->st_marker);
             break;
-        case ITEM_STATUS:
+        }
+        case ITEM_STATUS: {
+            const StatusChange c = { .status = it->status, .now = now };
             sqlite3_bind_int64 (w->st_status, 1, w->run_id);
-            bind_text_ (w->st_status, 2, status_names[it->status]);
-            sqlite3_bind_double (w->st_status, 3, now);
-            bind_text_ (w->st_status, 4, g_get_host_name ());
-            sqlite3_bind_int64 (w->st_status, 5, (gint64) getpid ());
-            sqlite3_bind_int (w->st_status, 6, status_is_live_ (it->status));
+            bind_status_ (w->st_status, 0, &c);
             rc = writer_run_ (w->st_status);
             break;
+        }
         case ITEM_SNAPSHOT:
-            rc = insert_snapshot_ (w->st_snapshot, w->run_id, it->snapshot);
+            sqlite3_bind_int64 (w->st_snapshot, 1, w->run_id);
+            bind_snapshot_ (w->st_snapshot, 0, it->snapshot);
+            rc = writer_run_ (w->st_snapshot);
             break;
         default:
             g_assert_not_reached ();

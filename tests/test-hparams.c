@@ -75,7 +75,7 @@ assert_hp_equal (const DinolabHparams *a, const DinolabHparams *b)
     g_assert_cmpint (a->img_size, ==, b->img_size);
     g_assert_cmpint (a->in_chans, ==, b->in_chans);
     g_assert_cmpint (a->threads, ==, b->threads);
-    g_assert_cmpint (a->eval_every, ==, b->eval_every);
+    g_assert_cmpfloat (a->eval_every, ==, b->eval_every);
     g_assert_cmpint (a->checkpoint_every, ==, b->checkpoint_every);
     g_assert_cmpint (!!a->use_centering, ==, !!b->use_centering);
     g_assert_cmpint (!!a->use_sharpening, ==, !!b->use_sharpening);
@@ -171,7 +171,7 @@ test_defaults (void)
     g_assert_cmpint (hp.img_size, ==, 224);
     g_assert_cmpint (hp.in_chans, ==, 3);
     g_assert_cmpint (hp.threads, ==, 0);
-    g_assert_cmpint (hp.eval_every, ==, 1);
+    g_assert_cmpfloat (hp.eval_every, ==, 1.0);
     g_assert_cmpint (hp.checkpoint_every, ==, 1);
     g_assert_true (hp.use_centering);
     g_assert_true (hp.use_sharpening);
@@ -291,8 +291,8 @@ static const KeyCase key_cases[] = {
       RANGE_MSG ("in_chans", "65", "[1, 64]") },
     { "threads", T_INT, O (threads), "4", { 4 }, NULL, "1025",
       RANGE_MSG ("threads", "1025", "[0, 1024]") },
-    { "eval_every", T_INT, O (eval_every), "5", { 5 }, NULL, "0",
-      RANGE_MSG ("eval_every", "0", "[1, 100000]") },
+    { "eval_every", T_DBL, O (eval_every), "0.25", { 0.25 }, NULL, "0",
+      RANGE_MSG ("eval_every", "0", "(0, 100000]") },
     { "checkpoint_every", T_INT, O (checkpoint_every), "10", { 10 }, NULL, "0",
       RANGE_MSG ("checkpoint_every", "0", "[1, 100000]") },
     { "use_centering", T_BOOL, O (use_centering), "false", { 0 }, NULL, "2",
@@ -1006,14 +1006,14 @@ assert_default_preset (const DinolabHparams *hp)
     g_assert_cmpint (hp->global_crop_size, ==, 28);
     g_assert_cmpint (hp->local_crop_size, ==, 12);
     g_assert_cmpint (hp->patch_size, ==, 4);
-    assert_arch (hp, "vit_custom", 192, 6, 3);
-    g_assert_cmpint (hp->out_dim, ==, 4096);
+    assert_arch (hp, "vit_custom", 128, 4, 4);
+    g_assert_cmpint (hp->out_dim, ==, 2048);
     g_assert_cmpint (hp->head_hidden_dim, ==, 512);
     g_assert_cmpint (hp->bottleneck_dim, ==, 128);
     g_assert_cmpfloat (hp->drop_path_rate, ==, 0.1);
     g_assert_cmpint (hp->local_crops_number, ==, 6);
     g_assert_cmpint (hp->batch_size_per_gpu, ==, 64);
-    g_assert_cmpint (hp->epochs, ==, 10);
+    g_assert_cmpint (hp->epochs, ==, 3);
     g_assert_cmpint (hp->warmup_epochs, ==, 1);
     g_assert_cmpfloat (hp->warmup_teacher_temp, ==, 0.04);
     g_assert_cmpfloat (hp->teacher_temp, ==, 0.04);
@@ -1023,7 +1023,7 @@ assert_default_preset (const DinolabHparams *hp)
     g_assert_cmpfloat (hp->local_crops_scale[0], ==, 0.05);
     g_assert_cmpfloat (hp->local_crops_scale[1], ==, 0.4);
     g_assert_cmpint (hp->threads, ==, 2);
-    g_assert_cmpint (hp->eval_every, ==, 1);
+    g_assert_cmpfloat (hp->eval_every, ==, 0.25);
     g_assert_true (hp->use_centering && hp->use_sharpening && hp->use_momentum);
 }
 

@@ -74,7 +74,9 @@ typedef struct {
     guint64  seed;
     /* Dinolab's own */
     char    *dataset;                          /* owned (g_free'd by dinolab_hparams_clear) */
-    int      img_size, in_chans, threads, eval_every, checkpoint_every;
+    int      img_size, in_chans, threads;
+    double   eval_every;          /* epochs between evaluations; may be fractional */
+    int      checkpoint_every;
     gboolean use_centering, use_sharpening, use_momentum;
 } DinolabHparams;
 

@@ -13,7 +13,7 @@
  *   setup_data_ -> setup_models_ -> choose_eval_sets_ -> setup_store_   (errors: nothing
  *   stored unless the run row exists; then status "failed")
  *   loop_: [pause/stop check] -> loader -> step -> metrics + STEP event -> collapse watch
- *          -> at an epoch end: evaluate_ (every eval_every and the last epoch)
+ *          -> every eval_every epochs (in steps) and at the end: evaluate_
  *          -> checkpoint_ (every checkpoint_every epochs, the last epoch, every
  *             checkpoint_minutes, at a stop) -> thin_
  *   finish_: final status through the writer, flush, one terminal STATUS event.
@@ -304,7 +304,6 @@ typedef struct {
     char                *uuid;
     char                *run_dir;
     DinolabStoreWriter  *writer;
-    GHashTable          *old_collapse;  /* resume: steps that already have a collapse marker */
 
     /* position: the next step to run */
     gint64               next_it;
@@ -350,8 +349,6 @@ run_clear_ (Run *r)
     g_free (r->uuid);
     g_free (r->run_dir);
     g_free (r->hp_json);
-    if (r->old_collapse)
-        g_hash_table_unref (r->old_collapse);
     memset (r, 0, sizeof *r);
 }
 
@@ -603,21 +600,16 @@ setup_store_ (Run *r, gboolean *created, GError **error)
         g_mutex_unlock (&t->lock);
         r->uuid = uuid;
     } else {
-        g_autoptr (GPtrArray) markers = NULL;
         r->uuid = g_strdup (t->run_uuid);
         *created = TRUE;
-        // What the dead process stored after the checkpoint is recomputed (bit-exact)
-        // from here on; drop it so the series has one point per step.
-        if (!dinolab_store_truncate_metrics (t->store, r->uuid, r->next_it - 1, error))
+        // What the earlier process stored from the checkpoint's step on (points,
+        // collapse markers, attention snapshots) is recomputed (bit-exact) from here;
+        // drop it so each series has one point per step and each event one marker.
+        // The stored hyperparameters take the `--set` overrides (epochs), so the run
+        // list shows what the run now trains for.
+        if (!dinolab_store_truncate_after (t->store, r->uuid, r->next_it - 1, error) ||
+            !dinolab_store_set_hparams_json (t->store, r->uuid, r->hp_json, error))
             return FALSE;
-        if (!(markers = dinolab_store_list_markers (t->store, r->uuid, error)))
-            return FALSE;
-        r->old_collapse = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-        for (guint i = 0; i < markers->len; i++) {
-            DinolabMarker *m = markers->pdata[i];
-            if (strcmp (m->kind, "collapse") == 0 && m->step >= r->next_it)
-                g_hash_table_add (r->old_collapse, g_memdup2 (&m->step, sizeof m->step));
-        }
     }
     r->run_dir = dinolab_store_get_run_dir (t->store, r->uuid);
     if (!make_dir_ (r->run_dir, error))
@@ -815,8 +807,7 @@ collapse_check_ (Run *r, gint64 it, const DinolabStepMetrics *m)
                            "steps %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT,
                            mode == DINOLAB_TRAINER_WARNING_COLLAPSE_ONE_HOT ? "one-hot" : "uniform",
                            mh, log ((double) r->hp->out_dim), mk, it - r->watch.window + 1, it);
-    if (r->old_collapse == NULL || !g_hash_table_contains (r->old_collapse, &it))
-        dinolab_store_writer_push_marker (r->writer, it, "collapse", msg);
+    dinolab_store_writer_push_marker (r->writer, it, "collapse", msg);
     warn_ (r, mode, msg);
 }
 
@@ -911,7 +902,9 @@ loop_ (Run *r, GError **error)
         }
         collapse_check_ (r, it, &m);
         timed = ckpt_interval > 0 && g_get_monotonic_time () - r->last_ckpt_time >= ckpt_interval;
-        if (epoch_end && (r->epoch % hp->eval_every == 0 || r->epoch == hp->epochs))
+        /* every eval_every epochs, counted in steps so that fractions work, and at the end */
+        if ((it + 1) % MAX ((gint64) llround (hp->eval_every * r->spe), 1) == 0 ||
+            (epoch_end && r->epoch == hp->epochs))
             evaluate_ (r, eval_cancel);
         if ((epoch_end && (r->epoch % hp->checkpoint_every == 0 || r->epoch == hp->epochs)) || timed) {
             if (!checkpoint_ (r, error))

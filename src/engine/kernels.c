@@ -140,6 +140,55 @@ layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout
 // ----------------------------------------------------------------------------
 // GELU (exact, erf form)
 
+/* The GELU loops run three times per block and step (forward, recomputation in the
+ * backward, backward), and libm's erff and expf are calls that keep the loops scalar.
+ * These two are branch-free so that gcc vectorises the loops, and the loops are
+ * compiled for AVX-512, AVX2 and plain x86-64, picked at run time (target_clones).
+ *
+ * erf: |x| clamped to 3.9 (beyond, erf rounds to 1 in float), then x P(x^2) / Q(x^2),
+ * a rational function fitted for Dinolab by weighted least squares in double on
+ * [0, 3.9] (error 1.5e-9 in double; 3.4e-7 at most evaluated in float, against 6e-8
+ * for libm's erff; tests/test-kernels.c compares both). */
+static inline float
+erf_fast_ (float x)
+{
+    static const float P[7] = { 1.128379179e+00f, 1.847031238e-01f, 5.427450348e-02f, 3.832052330e-03f,
+                                3.802019125e-04f, 4.712440730e-06f, -1.330479257e-08f };
+    static const float Q[6] = { 1.000000000e+00f, 4.970223962e-01f, 1.137727907e-01f, 1.542950221e-02f,
+                                1.304760154e-03f, 6.337160866e-05f };
+    float a = fabsf (x);
+    float t, num, den, y;
+
+    a = a < 3.9f ? a : 3.9f;
+    t = a * a;
+    num = ((((((P[6] * t + P[5]) * t + P[4]) * t + P[3]) * t + P[2]) * t + P[1]) * t + P[0]);
+    den = (((((Q[5] * t + Q[4]) * t + Q[3]) * t + Q[2]) * t + Q[1]) * t + Q[0]);
+    y = a * num / den;
+    y = y < 1.0f ? y : 1.0f;
+    return copysignf (y, x);
+}
+
+/* exp for x <= 0 (the Gaussian density): 2^n e^r with n = round(x / ln 2) by the
+ * 1.5 * 2^23 trick, r reduced in two steps (Cody and Waite), e^r by its Taylor
+ * polynomial to degree 7 (|r| <= ln2 / 2: relative error below 1e-8 before rounding). */
+static inline float
+exp_neg_fast_ (float x)
+{
+    const float shift = 12582912.0f;   /* 1.5 * 2^23 */
+    union { float f; gint32 i; } scale;
+    float n, r, p;
+
+    x = x > -87.0f ? x : -87.0f;
+    n = (x * 1.44269504f + shift) - shift;
+    r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
+            + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    scale.i = ((gint32) n + 127) * (1 << 23);   /* 2^n; n >= -126 after the clamp */
+    return p * scale.f;
+}
+
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 void
 gelu_forward (float *out, const float *inp, size_t n)
 {
@@ -147,10 +196,11 @@ gelu_forward (float *out, const float *inp, size_t n)
     g_assert (n == 0 || (out != NULL && inp != NULL));
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff (x * (float) M_SQRT1_2));
+        out[i] = 0.5f * x * (1.0f + erf_fast_ (x * (float) M_SQRT1_2));
     }
 }
 
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 void
 gelu_backward (float *dinp, const float *inp, const float *dout, size_t n)
 {
@@ -161,8 +211,8 @@ gelu_backward (float *dinp, const float *inp, const float *dout, size_t n)
     g_assert (n == 0 || (dinp != NULL && inp != NULL && dout != NULL));
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff (x * (float) M_SQRT1_2));
-        float pdf = inv_sqrt_2pi * expf (-0.5f * x * x);
+        float cdf = 0.5f * (1.0f + erf_fast_ (x * (float) M_SQRT1_2));
+        float pdf = inv_sqrt_2pi * exp_neg_fast_ (-0.5f * x * x);
         dinp[i] += dout[i] * (cdf + x * pdf);
     }
 }

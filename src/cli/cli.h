@@ -31,12 +31,17 @@ gboolean cli_apply_overrides (DinolabHparams *hp, const char *config, char **set
 /* Creates @dir (and parents) if needed. */
 gboolean cli_make_dir  (const char *dir, GError **error);
 
-int cmd_forward (int argc, char **argv);
-int cmd_step    (int argc, char **argv);
-int cmd_bench   (int argc, char **argv);
-int cmd_knn (int argc, char **argv);
-int cmd_attention (int argc, char **argv);
-int cmd_train (int argc, char **argv); int cmd_resume (int argc, char **argv);
-int cmd_crops      (int argc, char **argv);
-int cmd_bench_data (int argc, char **argv);
-int cmd_runs (int argc, char **argv); int cmd_bench_store (int argc, char **argv);
+/* The subcommands, one per cmd-*.c file; each takes the arguments after "dinolab-cli"
+ * (argv[0] is the subcommand's name) and returns the exit status. */
+int cmd_train       (int argc, char **argv);
+int cmd_resume      (int argc, char **argv);
+int cmd_runs        (int argc, char **argv);
+int cmd_knn         (int argc, char **argv);
+int cmd_attention   (int argc, char **argv);
+int cmd_study       (int argc, char **argv);
+int cmd_crops       (int argc, char **argv);
+int cmd_forward     (int argc, char **argv);
+int cmd_step        (int argc, char **argv);
+int cmd_bench       (int argc, char **argv);
+int cmd_bench_data  (int argc, char **argv);
+int cmd_bench_store (int argc, char **argv);

@@ -303,8 +303,8 @@ step_ (CliProgress *p, const DinolabTrainerEvent *ev)
     every = CLAMP (ev->steps_per_epoch / 10, 1, 100);
     if ((ev->iteration + 1) % every == 0 || ev->iteration + 1 == ev->steps_per_epoch) {
         g_autofree char *text = g_strdup_printf (
-            "epoch %d/%d step %d/%d (%" G_GINT64_FORMAT ") loss %.4f h(P_t) %.4f KL %.4f lr %.3g "
-            "%.0f img/s %.1fs", ev->epoch + 1, ev->epochs, ev->iteration + 1, ev->steps_per_epoch,
+            "epoch %d/%d step %d/%d (iteration %" G_GINT64_FORMAT ") loss %.4f h(P_t) %.4f KL %.4f "
+            "lr %.3g %.0f img/s %.1fs", ev->epoch + 1, ev->epochs, ev->iteration + 1, ev->steps_per_epoch,
             ev->step, ev->metrics.loss, ev->metrics.teacher_entropy, ev->metrics.kl, ev->metrics.lr,
             ev->images_per_second, ev->wall);
         line_ (p, stdout, text);

@@ -54,10 +54,14 @@ struct DinolabStepper {
     const float *job_globals, *job_locals;
     gint64 job_it;
     float job_teacher_temp;
-    GThreadPool *pool;
+    /* lanes 1.. run on threads of their own, woken for each step: a generation
+     * counter under the lock, so a step allocates nothing (a thread pool's queue would) */
+    GThread **threads;
     GMutex lock;
-    GCond done_cond;
+    GCond work_cond, done_cond;
+    guint64 generation;
     int pending;
+    gboolean quit;
 };
 
 // ----------------------------------------------------------------------------
@@ -129,17 +133,38 @@ lane_run_ (DinolabStepper *s, Lane *lane)
     lane->time_backward = (g_get_monotonic_time () - t0) * 1e-6;
 }
 
-static void
-lane_thread_ (gpointer data, gpointer user_data)
-{
-    DinolabStepper *s = user_data;
-    Lane *lane = data;
+typedef struct {
+    DinolabStepper *s;
+    Lane *lane;
+} LaneThread;
 
-    lane_run_ (s, lane);
-    g_mutex_lock (&s->lock);
-    if (--s->pending == 0)
-        g_cond_signal (&s->done_cond);
-    g_mutex_unlock (&s->lock);
+static gpointer
+lane_thread_ (gpointer data)
+{
+    LaneThread *lt = data;
+    DinolabStepper *s = lt->s;
+    guint64 seen = 0;
+
+    for (;;) {
+        g_mutex_lock (&s->lock);
+        while (!s->quit && s->generation == seen)
+            g_cond_wait (&s->work_cond, &s->lock);
+        if (s->quit) {
+            g_mutex_unlock (&s->lock);
+            break;
+        }
+        seen = s->generation;
+        g_mutex_unlock (&s->lock);
+
+        lane_run_ (s, lt->lane);
+
+        g_mutex_lock (&s->lock);
+        if (--s->pending == 0)
+            g_cond_signal (&s->done_cond);
+        g_mutex_unlock (&s->lock);
+    }
+    g_free (lt);
+    return NULL;
 }
 
 // ----------------------------------------------------------------------------
@@ -193,6 +218,7 @@ dinolab_stepper_new (const DinolabHparams *hp,
     s->L = local_size;
     dinolab_model_enable_grads (student);
     g_mutex_init (&s->lock);
+    g_cond_init (&s->work_cond);
     g_cond_init (&s->done_cond);
 
     threads = hp->threads > 0 ? hp->threads : (int) g_get_num_processors ();
@@ -222,7 +248,13 @@ dinolab_stepper_new (const DinolabHparams *hp,
     if (s->n_lanes > 1) {
         /* Lanes own the cores: BLAS runs single-threaded inside each (never nested). */
         dinolab_blas_set_threads (1);
-        s->pool = g_thread_pool_new (lane_thread_, s, s->n_lanes - 1, TRUE, NULL);
+        s->threads = g_new0 (GThread *, s->n_lanes);
+        for (int l = 1; l < s->n_lanes; l++) {
+            LaneThread *lt = g_new (LaneThread, 1);
+            lt->s = s;
+            lt->lane = &s->lanes[l];
+            s->threads[l] = g_thread_new ("dinolab-lane", lane_thread_, lt);
+        }
     }
     return s;
 }
@@ -234,8 +266,15 @@ dinolab_stepper_free (DinolabStepper *stepper)
 
     if (s == NULL)
         return;
-    if (s->pool != NULL)
-        g_thread_pool_free (s->pool, FALSE, TRUE);
+    if (s->threads != NULL) {
+        g_mutex_lock (&s->lock);
+        s->quit = TRUE;
+        g_cond_broadcast (&s->work_cond);
+        g_mutex_unlock (&s->lock);
+        for (int l = 1; l < s->n_lanes; l++)
+            g_thread_join (s->threads[l]);
+        g_free (s->threads);
+    }
     for (int l = 0; l < s->n_lanes; l++) {
         Lane *lane = &s->lanes[l];
         dinolab_backbone_work_free (lane->teacher_bb);
@@ -257,6 +296,7 @@ dinolab_stepper_free (DinolabStepper *stepper)
     g_free (s->center);
     dinolab_optimizer_free (s->opt);
     g_mutex_clear (&s->lock);
+    g_cond_clear (&s->work_cond);
     g_cond_clear (&s->done_cond);
     g_free (s);
 }
@@ -322,9 +362,11 @@ dinolab_stepper_forward_backward (DinolabStepper     *stepper,
     s->job_locals = locals;
     s->job_it = it;
     s->job_teacher_temp = (float) metrics->teacher_temp;
+    g_mutex_lock (&s->lock);
     s->pending = s->n_lanes - 1;
-    for (int l = 1; l < s->n_lanes; l++)
-        g_thread_pool_push (s->pool, &s->lanes[l], NULL);
+    s->generation++;
+    g_cond_broadcast (&s->work_cond);
+    g_mutex_unlock (&s->lock);
     lane_run_ (s, &s->lanes[0]);
     g_mutex_lock (&s->lock);
     while (s->pending > 0)

@@ -27,6 +27,7 @@ static const Command commands[] = {
     { "runs",    cmd_runs,    "list, show, compare, rename, tag, note, delete and export stored runs" },
     { "knn",     cmd_knn,     "weighted k-NN accuracy of a run or weight file, beside raw pixels and a random ViT" },
     { "attention", cmd_attention, "last-block attention maps and threshold masks of one image, as PNGs and .npy" },
+    { "study",   cmd_study,   "the paper's Fig. 7 collapse study: three runs, a table and a two-panel figure" },
     { "crops",   cmd_crops,   "contact sheet (PNG) of one item and every multi-crop view made of it" },
     { "forward", cmd_forward, "features, last-block attention and head outputs of a weight file" },
     { "step",    cmd_step,    "one training step from given weights and crops, with every output written" },

@@ -80,12 +80,14 @@ free (void *p)
 }
 #endif
 
+#if COUNTING_MALLOC
 static void
 set_ (DinolabHparams *hp, const char *key, const char *value)
 {
     g_autoptr (GError) error = NULL;
     g_assert_true (dinolab_hparams_set (hp, key, value, &error));
 }
+#endif
 
 static void
 test_step_allocates_nothing (void)

@@ -330,8 +330,11 @@ cli_progress_event (CliProgress *progress, const DinolabTrainerEvent *ev)
     case DINOLAB_TRAINER_EVENT_EVAL:
         if (ev->has_knn) {
             progress->last_knn = ev->knn.top1;
-            text = g_strdup_printf ("epoch %d/%d k-NN top-1 %.2f%% top-%d %.2f%% (k %d, %zu train, "
-                                    "%zu test items)", ev->epoch + 1, ev->epochs, ev->knn.top1,
+            /* evaluations may fall inside an epoch (fractional eval_every): say where */
+            text = g_strdup_printf ("epoch %.2f/%d k-NN top-1 %.2f%% top-%d %.2f%% (k %d, %zu train, "
+                                    "%zu test items)",
+                                    ev->steps_per_epoch > 0 ? (ev->step + 1.0) / ev->steps_per_epoch : 0.0,
+                                    ev->epochs, ev->knn.top1,
                                     ev->knn.top5_classes, ev->knn.top5, ev->knn.k, (size_t) ev->knn.n_train,
                                     (size_t) ev->knn.n_test);
         } else {

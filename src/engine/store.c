@@ -932,6 +932,20 @@ run_id_ (DinolabStore *store, const char *uuid, GError **error)
     return 0;
 }
 
+/* A query about one run (uuid or prefix, see run_id_): the statement for @sql with
+ * the run's id bound to ?1, or NULL with @error. The caller holds the lock. */
+static StoreStmt *
+run_stmt_ (DinolabStore *store, const char *uuid, const char *sql, GError **error)
+{
+    StoreStmt *st;
+    gint64 run_id = run_id_ (store, uuid, error);
+
+    if (run_id == 0 || (st = stmt_ (store, sql, error)) == NULL)
+        return NULL;
+    sqlite3_bind_int64 (st, 1, run_id);
+    return st;
+}
+
 /* Binds the parameters after ?1 (the run id, bound by the caller) of one statement for
  * row @row of @data, and returns FALSE when there is no row @row (binding nothing). A
  * statement is run once per row, so one table entry can insert every tag of a list. */
@@ -1958,7 +1972,6 @@ dinolab_store_list_metrics (DinolabStore *store, const char *uuid, GError **erro
     g_autoptr (GMutexLocker) locker = NULL;
     g_autoptr (GPtrArray) names = NULL;
     g_autoptr (StoreStmt) st = NULL;
-    gint64 run_id;
     int rc;
 
     g_return_val_if_fail (store != NULL, NULL);
@@ -1966,13 +1979,10 @@ dinolab_store_list_metrics (DinolabStore *store, const char *uuid, GError **erro
     g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
     locker = g_mutex_locker_new (&store->lock);
-    if ((run_id = run_id_ (store, uuid, error)) == 0)
-        return NULL;
-    st = stmt_ (store, "SELECT m.name FROM run_metrics r JOIN metric_names m ON m.id = r.metric_id"
+    st = run_stmt_ (store, uuid, "SELECT m.name FROM run_metrics r JOIN metric_names m ON m.id = r.metric_id"
                 " WHERE r.run_id = ?1 AND r.n > 0 ORDER BY m.name", error);
     if (st == NULL)
         return NULL;
-    sqlite3_bind_int64 (st, 1, run_id);
     names = g_ptr_array_new_with_free_func (g_free);
     while ((rc = sqlite3_step (st)) == SQLITE_ROW)
         g_ptr_array_add (names, g_strdup (col_text_ (st, 0)));
@@ -1990,7 +2000,6 @@ dinolab_store_get_last_metrics (DinolabStore *store, const char *uuid, GError **
     g_autoptr (GMutexLocker) locker = NULL;
     g_autoptr (GPtrArray) out = NULL;
     g_autoptr (StoreStmt) st = NULL;
-    gint64 run_id;
     int rc;
 
     g_return_val_if_fail (store != NULL, NULL);
@@ -1998,14 +2007,11 @@ dinolab_store_get_last_metrics (DinolabStore *store, const char *uuid, GError **
     g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
     locker = g_mutex_locker_new (&store->lock);
-    if ((run_id = run_id_ (store, uuid, error)) == 0)
-        return NULL;
-    st = stmt_ (store, "SELECT m.name, r.n, r.last_step, r.last_epoch, r.last_wall, r.last_value,"
+    st = run_stmt_ (store, uuid, "SELECT m.name, r.n, r.last_step, r.last_epoch, r.last_wall, r.last_value,"
                 " r.min_value, r.max_value FROM run_metrics r JOIN metric_names m"
                 " ON m.id = r.metric_id WHERE r.run_id = ?1 AND r.n > 0 ORDER BY m.name", error);
     if (st == NULL)
         return NULL;
-    sqlite3_bind_int64 (st, 1, run_id);
     out = g_ptr_array_new_with_free_func ((GDestroyNotify) dinolab_metric_last_free);
     while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
         DinolabMetricLast *l = g_new0 (DinolabMetricLast, 1);
@@ -2234,18 +2240,14 @@ query_checkpoints_ (DinolabStore *store, const char *uuid, gboolean latest, GErr
     g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
     g_autoptr (GPtrArray) out = NULL;
     g_autoptr (StoreStmt) st = NULL;
-    gint64 run_id;
     int rc;
 
-    if ((run_id = run_id_ (store, uuid, error)) == 0)
-        return NULL;
-    st = stmt_ (store, latest ? "SELECT step, epoch, path, sha256, size, created FROM checkpoints"
+    st = run_stmt_ (store, uuid, latest ? "SELECT step, epoch, path, sha256, size, created FROM checkpoints"
                                 " WHERE run_id = ?1 ORDER BY step DESC LIMIT 1"
                               : "SELECT step, epoch, path, sha256, size, created FROM checkpoints"
                                 " WHERE run_id = ?1 ORDER BY step", error);
     if (st == NULL)
         return NULL;
-    sqlite3_bind_int64 (st, 1, run_id);
     out = g_ptr_array_new_with_free_func ((GDestroyNotify) dinolab_checkpoint_info_free);
     while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
         DinolabCheckpointInfo *c = g_new0 (DinolabCheckpointInfo, 1);
@@ -2407,7 +2409,6 @@ dinolab_store_list_markers (DinolabStore *store, const char *uuid, GError **erro
     g_autoptr (GMutexLocker) locker = NULL;
     g_autoptr (GPtrArray) out = NULL;
     g_autoptr (StoreStmt) st = NULL;
-    gint64 run_id;
     int rc;
 
     g_return_val_if_fail (store != NULL, NULL);
@@ -2415,13 +2416,10 @@ dinolab_store_list_markers (DinolabStore *store, const char *uuid, GError **erro
     g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
     locker = g_mutex_locker_new (&store->lock);
-    if ((run_id = run_id_ (store, uuid, error)) == 0)
-        return NULL;
-    st = stmt_ (store, "SELECT step, kind, text, created FROM markers WHERE run_id = ?1"
+    st = run_stmt_ (store, uuid, "SELECT step, kind, text, created FROM markers WHERE run_id = ?1"
                 " ORDER BY step, id", error);
     if (st == NULL)
         return NULL;
-    sqlite3_bind_int64 (st, 1, run_id);
     out = g_ptr_array_new_with_free_func ((GDestroyNotify) dinolab_marker_free);
     while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
         DinolabMarker *m = g_new0 (DinolabMarker, 1);
@@ -2485,7 +2483,6 @@ dinolab_store_list_snapshot_steps (DinolabStore *store, const char *uuid, GError
     g_autoptr (GMutexLocker) locker = NULL;
     g_autoptr (GArray) out = NULL;
     g_autoptr (StoreStmt) st = NULL;
-    gint64 run_id;
     int rc;
 
     g_return_val_if_fail (store != NULL, NULL);
@@ -2493,12 +2490,9 @@ dinolab_store_list_snapshot_steps (DinolabStore *store, const char *uuid, GError
     g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
     locker = g_mutex_locker_new (&store->lock);
-    if ((run_id = run_id_ (store, uuid, error)) == 0)
-        return NULL;
-    st = stmt_ (store, "SELECT step FROM snapshots WHERE run_id = ?1 ORDER BY step", error);
+    st = run_stmt_ (store, uuid, "SELECT step FROM snapshots WHERE run_id = ?1 ORDER BY step", error);
     if (st == NULL)
         return NULL;
-    sqlite3_bind_int64 (st, 1, run_id);
     out = g_array_new (FALSE, FALSE, sizeof (gint64));
     while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
         gint64 s = sqlite3_column_int64 (st, 0);
@@ -2518,7 +2512,7 @@ dinolab_store_get_snapshot (DinolabStore *store, const char *uuid, gint64 step, 
     g_autoptr (DinolabAttentionSnapshot) s = NULL;
     g_autoptr (StoreStmt) st = NULL;
     g_auto (GStrv) idx = NULL;
-    gint64 run_id, n_floats;
+    gint64 n_floats;
     int rc;
 
     g_return_val_if_fail (store != NULL, NULL);
@@ -2526,16 +2520,13 @@ dinolab_store_get_snapshot (DinolabStore *store, const char *uuid, gint64 step, 
     g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
     locker = g_mutex_locker_new (&store->lock);
-    if ((run_id = run_id_ (store, uuid, error)) == 0)
-        return NULL;
-    st = stmt_ (store, step >= 0
+    st = run_stmt_ (store, uuid, step >= 0
                 ? "SELECT step, epoch, n_images, heads, grid_h, grid_w, image_indices, maps"
                   " FROM snapshots WHERE run_id = ?1 AND step = ?2"
                 : "SELECT step, epoch, n_images, heads, grid_h, grid_w, image_indices, maps"
                   " FROM snapshots WHERE run_id = ?1 ORDER BY step DESC LIMIT 1", error);
     if (st == NULL)
         return NULL;
-    sqlite3_bind_int64 (st, 1, run_id);
     if (step >= 0)
         sqlite3_bind_int64 (st, 2, step);
     rc = sqlite3_step (st);

@@ -43,6 +43,7 @@
 #include "dinolab/store.h"
 #include "dinolab/trainer.h"
 #include "plot.h"
+#include "events.h"
 #include "progress.h"
 
 #define STUDY_TAG        "study:collapse"
@@ -123,9 +124,7 @@ typedef struct {
     DinolabStore   *store;
     DinolabTrainer *trainer;
     CliProgress    *progress;      /* NULL in --json mode */
-    GMutex          lock;
-    GPtrArray      *queue;         /* DinolabTrainerEvent*, under lock */
-    gint            idle_pending;  /* atomic */
+    CliEvents      *events;        /* trainer thread -> this loop */
     gint64          max_steps;     /* --steps: stop after this many (0: no limit) */
     gboolean        stop_sent;     /* trainer thread only */
     gboolean        done;
@@ -158,34 +157,22 @@ tag_run_ (Session *s, const char *uuid)
         cli_progress_set_run (s->progress, uuid, s->name);
 }
 
-static gboolean
-drain_ (gpointer data)
+/* One event, on the main thread (through events.h). */
+static void
+handle_ (const DinolabTrainerEvent *ev, gpointer data)
 {
     Session *s = data;
-    g_autoptr (GPtrArray) events = NULL;
 
-    // Clear the flag first, so an event added meanwhile queues another idle.
-    g_atomic_int_set (&s->idle_pending, 0);
-    g_mutex_lock (&s->lock);
-    events = s->queue;
-    s->queue = g_ptr_array_new_with_free_func ((GDestroyNotify) dinolab_trainer_event_free);
-    g_mutex_unlock (&s->lock);
-
-    for (guint i = 0; i < events->len; i++) {
-        const DinolabTrainerEvent *ev = events->pdata[i];
-        if (!s->tagged && ev->run_uuid != NULL)
-            tag_run_ (s, ev->run_uuid);
-        if (ev->kind == DINOLAB_TRAINER_EVENT_STEP)
-            s->last_step = ev->step;
-        if (s->progress)
-            cli_progress_event (s->progress, ev);
-        if (ev->kind == DINOLAB_TRAINER_EVENT_STATUS && ev->status != DINOLAB_TRAINER_STATUS_RUNNING &&
-            ev->status != DINOLAB_TRAINER_STATUS_PAUSED && ev->status != DINOLAB_TRAINER_STATUS_NEW) {
-            s->done = TRUE;    /* the one terminal status event */
-            g_main_loop_quit (s->loop);
-        }
+    if (!s->tagged && ev->run_uuid != NULL)
+        tag_run_ (s, ev->run_uuid);
+    if (ev->kind == DINOLAB_TRAINER_EVENT_STEP)
+        s->last_step = ev->step;
+    if (s->progress)
+        cli_progress_event (s->progress, ev);
+    if (cli_event_is_terminal (ev)) {
+        s->done = TRUE;    /* the one terminal status event */
+        g_main_loop_quit (s->loop);
     }
-    return G_SOURCE_REMOVE;
 }
 
 /* On the trainer thread: must not block. Stopping from here is allowed (trainer.h). */
@@ -193,18 +180,13 @@ static void
 observe_ (const DinolabTrainerEvent *event, gpointer data)
 {
     Session *s = data;
-    DinolabTrainerEvent *copy = dinolab_trainer_event_copy (event);
 
     if (event->kind == DINOLAB_TRAINER_EVENT_STEP && s->max_steps > 0 && !s->stop_sent &&
         event->step + 1 >= s->max_steps) {
         s->stop_sent = TRUE;
         dinolab_trainer_stop (s->trainer);
     }
-    g_mutex_lock (&s->lock);
-    g_ptr_array_add (s->queue, copy);
-    g_mutex_unlock (&s->lock);
-    if (g_atomic_int_compare_and_exchange (&s->idle_pending, 0, 1))
-        g_idle_add_full (G_PRIORITY_DEFAULT, drain_, s, NULL);
+    cli_events_push (event, s->events);
 }
 
 /* SIGINT, SIGTERM, SIGHUP: the first stops the current run cleanly and ends the study;
@@ -240,10 +222,9 @@ run_arm_ (Session *s, ArmResult *res, GError **error)
     gint64 t0 = g_get_monotonic_time ();
 
     s->loop = g_main_loop_new (NULL, FALSE);
-    s->queue = g_ptr_array_new_with_free_func ((GDestroyNotify) dinolab_trainer_event_free);
+    s->events = cli_events_new (handle_, s);
     s->last_step = -1;
     s->done = s->tagged = s->stop_sent = FALSE;
-    g_mutex_init (&s->lock);
     dinolab_trainer_set_observer (s->trainer, observe_, s, NULL);
 
     if (dinolab_trainer_start (s->trainer, error)) {
@@ -253,12 +234,8 @@ run_arm_ (Session *s, ArmResult *res, GError **error)
     } else {
         status = DINOLAB_TRAINER_STATUS_FAILED;
     }
-    while (g_idle_remove_by_data (s))
-        ;
-    drain_ (s);    /* whatever came after the loop quit */
-
-    g_ptr_array_unref (s->queue);
-    g_mutex_clear (&s->lock);
+    cli_events_flush (s->events);    /* whatever came after the loop quit */
+    g_clear_pointer (&s->events, cli_events_free);
     g_main_loop_unref (s->loop);
 
     res->uuid = g_steal_pointer (&s->uuid);

@@ -9,10 +9,8 @@
  * (the store then finds the run "interrupted" the next time it is opened, and
  * `resume` continues it from its last checkpoint).
  *
- * Events cross threads as STYLE.md section 3 item 8 describes for the GUI: the observer
- * (trainer thread) appends a copy to a mutex-guarded array and queues at most one idle;
- * the idle (main thread) drains the array. What this file is not: the display itself
- * (progress.c) or anything of the training.
+ * Events cross from the trainer thread to the main loop through events.h. What this
+ * file is not: the display itself (progress.c) or anything of the training.
  */
 #include "config.h"
 
@@ -28,6 +26,7 @@
 #include "dinolab/error.h"
 #include "dinolab/store.h"
 #include "dinolab/trainer.h"
+#include "events.h"
 #include "progress.h"
 
 typedef struct {
@@ -37,9 +36,7 @@ typedef struct {
     DinolabStore   *store;
     DinolabTrainer *trainer;
     CliProgress    *progress;
-    GMutex          lock;
-    GPtrArray      *queue;          /* DinolabTrainerEvent*, under lock */
-    gint            idle_pending;   /* atomic: one drain idle queued */
+    CliEvents      *events;         /* trainer thread -> this loop */
     gboolean        have_run;       /* the run's name was looked up */
     int             n_signals;
     gboolean        done;
@@ -51,55 +48,27 @@ typedef struct {
 // ----------------------------------------------------------------------------
 // events: trainer thread -> main thread
 
-static gboolean
-drain_ (gpointer data)
-{
-    Session *s = data;
-    g_autoptr (GPtrArray) events = NULL;
-
-    // Clear the flag before taking the array, so an event added meanwhile queues
-    // another idle instead of being left behind.
-    g_atomic_int_set (&s->idle_pending, 0);
-    g_mutex_lock (&s->lock);
-    events = s->queue;
-    s->queue = g_ptr_array_new_with_free_func ((GDestroyNotify) dinolab_trainer_event_free);
-    g_mutex_unlock (&s->lock);
-
-    for (guint i = 0; i < events->len; i++) {
-        const DinolabTrainerEvent *ev = events->pdata[i];
-        if (!s->have_run && ev->run_uuid != NULL) {
-            g_autoptr (DinolabRunInfo) info = dinolab_store_get_run (s->store, ev->run_uuid, NULL);
-            cli_progress_set_run (s->progress, ev->run_uuid, info ? info->name : NULL);
-            s->uuid = g_strdup (ev->run_uuid);
-            s->have_run = TRUE;
-        }
-        if (ev->kind == DINOLAB_TRAINER_EVENT_STEP) {
-            s->last_step = ev->step;
-            s->last_epoch = ev->epoch;
-        }
-        cli_progress_event (s->progress, ev);
-        if (ev->kind == DINOLAB_TRAINER_EVENT_STATUS &&
-            ev->status != DINOLAB_TRAINER_STATUS_RUNNING && ev->status != DINOLAB_TRAINER_STATUS_PAUSED &&
-            ev->status != DINOLAB_TRAINER_STATUS_NEW) {
-            s->done = TRUE;    /* the one terminal status event */
-            g_main_loop_quit (s->loop);
-        }
-    }
-    return G_SOURCE_REMOVE;
-}
-
-/* On the trainer thread: must not block. */
+/* One event, on the main thread (through events.h). */
 static void
-observe_ (const DinolabTrainerEvent *event, gpointer data)
+handle_ (const DinolabTrainerEvent *ev, gpointer data)
 {
     Session *s = data;
-    DinolabTrainerEvent *copy = dinolab_trainer_event_copy (event);
 
-    g_mutex_lock (&s->lock);
-    g_ptr_array_add (s->queue, copy);
-    g_mutex_unlock (&s->lock);
-    if (g_atomic_int_compare_and_exchange (&s->idle_pending, 0, 1))
-        g_idle_add_full (G_PRIORITY_DEFAULT, drain_, s, NULL);
+    if (!s->have_run && ev->run_uuid != NULL) {
+        g_autoptr (DinolabRunInfo) info = dinolab_store_get_run (s->store, ev->run_uuid, NULL);
+        cli_progress_set_run (s->progress, ev->run_uuid, info ? info->name : NULL);
+        s->uuid = g_strdup (ev->run_uuid);
+        s->have_run = TRUE;
+    }
+    if (ev->kind == DINOLAB_TRAINER_EVENT_STEP) {
+        s->last_step = ev->step;
+        s->last_epoch = ev->epoch;
+    }
+    cli_progress_event (s->progress, ev);
+    if (cli_event_is_terminal (ev)) {
+        s->done = TRUE;    /* the one terminal status event */
+        g_main_loop_quit (s->loop);
+    }
 }
 
 static gboolean
@@ -138,11 +107,10 @@ run_session_ (const char *cmd, const char *db, DinolabStore *store, DinolabTrain
     s.trainer = trainer;
     s.loop = g_main_loop_new (NULL, FALSE);
     s.progress = cli_progress_new (cli_progress_pick_mode (json));
-    s.queue = g_ptr_array_new_with_free_func ((GDestroyNotify) dinolab_trainer_event_free);
+    s.events = cli_events_new (handle_, &s);
     s.last_step = -1;
-    g_mutex_init (&s.lock);
 
-    dinolab_trainer_set_observer (trainer, observe_, &s, NULL);
+    dinolab_trainer_set_observer (trainer, cli_events_push, s.events, NULL);
     sig_int = g_unix_signal_add (SIGINT, on_signal_, &s);
     sig_term = g_unix_signal_add (SIGTERM, on_signal_, &s);
     sig_hup = g_unix_signal_add (SIGHUP, on_signal_, &s);   /* the terminal went away */
@@ -154,9 +122,7 @@ run_session_ (const char *cmd, const char *db, DinolabStore *store, DinolabTrain
     if (!s.done)
         g_main_loop_run (s.loop);
     status = dinolab_trainer_join (trainer, &error);
-    while (g_idle_remove_by_data (&s))
-        ;
-    drain_ (&s);    /* whatever came after the loop quit */
+    cli_events_flush (s.events);    /* whatever came after the loop quit */
 
     if (json) {
         if (error != NULL)
@@ -206,8 +172,7 @@ out:
     g_source_remove (sig_term);
     g_source_remove (sig_hup);
     cli_progress_free (s.progress);
-    g_ptr_array_unref (s.queue);
-    g_mutex_clear (&s.lock);
+    cli_events_free (s.events);
     g_main_loop_unref (s.loop);
     g_free (s.uuid);
     return rc;

@@ -26,8 +26,13 @@
  * it (dinolab_blas_set_threads), so do not call these while another thread of the
  * process runs BLAS products. The model is only read.
  *
+ * It also has what `dinolab-cli attention` / `knn` and the GUI's attention view share
+ * before any of that: finding a run's checkpoint, loading a backbone from a checkpoint
+ * or weight file, and turning a dataset item or an image file into a normalised input
+ * whose sides are multiples of the patch size (visualize_attention.py's trimming).
+ *
  * It is not a trainer and not a viewer: it neither stores results nor draws anything
- * (the CLI's PNG overlays live in src/cli). It allocates its own buffers per call;
+ * (the CLI's PNG overlays live in src/cli, the GUI's in src/gui). It allocates its own buffers per call;
  * nothing here is in the training hot path. Errors are GErrors in the DINOLAB_ERROR domain:
  * INVALID_INPUT for sizes and labels that do not fit, what the dataset reports for
  * items it cannot read, CANCELLED when @cancellable fires.
@@ -39,6 +44,7 @@
 
 #include "dinolab/data.h"
 #include "dinolab/model.h"
+#include "dinolab/store.h"
 
 G_BEGIN_DECLS
 
@@ -196,5 +202,82 @@ int      dinolab_attention_mask      (guint8      *mask,
                                       const float *att,
                                       int          n_patches,
                                       double       fraction);
+
+// ----------------------------------------------------------------------------
+// loading a backbone, preparing one image
+
+/* dinolab_eval_find_checkpoint:
+ * The checkpoint file of run @run_ref (name, uuid or uuid prefix) of @store: the one
+ * at @step, or the latest when @step < 0. Returns the file's path (resolved against
+ * the store's folder; g_free), and sets *@step_out (may be NULL) to its step and
+ * *@source (may be NULL) to a description for messages (g_free), e.g.
+ * "run base (bebf97cc), checkpoint at step 12".
+ * NULL with @error set when the run is unknown (the store's error), has no checkpoint
+ * yet, or none at @step (INVALID_INPUT; the message lists the steps it has). */
+char         *dinolab_eval_find_checkpoint   (DinolabStore  *store,
+                                              const char    *run_ref,
+                                              gint64         step,
+                                              gint64        *step_out,
+                                              char         **source,
+                                              GError       **error);
+
+/* dinolab_eval_load_backbone:
+ * The backbone (no head) of a safetensors file: a checkpoint's teacher (or with
+ * @student its student; see dinolab_safetensors_read for the prefixes) or a weight
+ * file. Its hyperparameters come from the file's metadata or tensor shapes
+ * (dinolab_model_hparams_from_safetensors), then each "key=value" of @overrides
+ * (NULL-terminated, may be NULL; dinolab_hparams_set_assignment), then @threads as the
+ * `threads` hyperparameter when @threads >= 0 (the evaluation passes read it).
+ * Returns a new model (dinolab_model_free) or NULL with @error set (the file's, the
+ * override's or the shape check's error). Does not touch the BLAS thread count. */
+DinolabModel *dinolab_eval_load_backbone     (const char         *path,
+                                              gboolean            student,
+                                              const char *const  *overrides,
+                                              int                 threads,
+                                              GError            **error);
+
+/* One image as a backbone takes it and as a viewer shows it. */
+typedef struct {
+    int     channels;       /* 1 or 3 (the model's in_chans) */
+    int     height, width;  /* multiples of the patch size */
+    float  *x;              /* [channels, height, width], normalised: (v - mean) / std */
+    guint8 *rgb;            /* [height, width, 3]: what the input shows (grey as grey) */
+    float   mean[3], std[3];/* the normalisation used, per channel, in [0, 1] units */
+    char   *normalization;  /* where mean/std came from, e.g. "ImageNet's" */
+} DinolabEvalImage;
+
+/* Frees @image and its arrays. NULL-safe. */
+void          dinolab_eval_image_free        (DinolabEvalImage *image);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DinolabEvalImage, dinolab_eval_image_free)
+
+/* dinolab_eval_image_from_dataset:
+ * Item @index of @ds: its evaluation view at side @size (dinolab_dataset_get_eval_view,
+ * the dataset's normalisation), trimmed at the bottom and right to a multiple of
+ * @patch_size as visualize_attention.py trims. @size >= @patch_size >= 1.
+ * Returns a new image (dinolab_eval_image_free) or NULL with @error set: an index out
+ * of range or a dataset of more than 3 channels (INVALID_INPUT), or the dataset's
+ * error for an unreadable item. */
+DinolabEvalImage *dinolab_eval_image_from_dataset (DinolabDataset *ds,
+                                                   gsize           index,
+                                                   int             size,
+                                                   int             patch_size,
+                                                   GError        **error);
+
+/* dinolab_eval_image_from_file:
+ * An image file (anything gdk-pixbuf reads; EXIF orientation applied) converted to
+ * @channels (1: PIL's L = 0.299 R + 0.587 G + 0.114 B; 3: RGB; alpha dropped),
+ * resized with the evaluation views' antialiased bicubic so its shorter side is @size
+ * (aspect kept, as torchvision's Resize(int)), trimmed to multiples of @patch_size,
+ * normalised with the mean/std of dataset @dataset (a spec, may be NULL) when it opens
+ * and has @channels channels, else ImageNet's constants (RGB) or 0.5 / 0.5 (grey).
+ * Returns a new image or NULL with @error set: IO for a missing file, INVALID_INPUT
+ * for an undecodable one, @channels other than 1 or 3, or a @size that leaves no
+ * whole patch. */
+DinolabEvalImage *dinolab_eval_image_from_file    (const char     *path,
+                                                   int             size,
+                                                   int             channels,
+                                                   int             patch_size,
+                                                   const char     *dataset,
+                                                   GError        **error);
 
 G_END_DECLS

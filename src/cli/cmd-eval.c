@@ -10,15 +10,14 @@
  *           it, one overlay per head, the head mean, the threshold masks (the smallest
  *           set of patches holding a fraction of the mass) and attention.npy.
  *
- * The numbers come from the engine (dinolab/eval.h); this file loads models, picks
- * items, prints and draws. The PNGs are drawn with Cairo (the engine stays Cairo-free);
- * image files are decoded with gdk-pixbuf and resized with the engine's bicubic
- * resampler (image.h), the one the evaluation views use.
+ * The numbers come from the engine (dinolab/eval.h), and so do the models (a run's
+ * checkpoint or a weight file) and the prepared inputs (a dataset item or an image file,
+ * shared with the GUI's attention view); this file checks options, picks items, prints
+ * and draws. The PNGs are drawn with Cairo (the engine stays Cairo-free).
  */
 #include "config.h"
 
 #include <cairo.h>
-#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,7 +31,6 @@
 #include "dinolab/io.h"
 #include "dinolab/model.h"
 #include "dinolab/store.h"
-#include "image.h"
 #include "kernels.h"
 
 /* Items per call of dinolab_eval_features between two progress lines. */
@@ -65,84 +63,28 @@ loaded_model_clear_ (LoadedModel *lm)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LoadedModel, loaded_model_clear_)
 
-/* The checkpoint file of run @ref: the one at @step, or the latest when @step < 0. */
-static char *
-run_checkpoint_path_ (const char *db, const char *ref, gint64 step, gint64 *step_out,
-                      char **source, GError **error)
-{
-    g_autoptr (DinolabStore) store = NULL;
-    g_autoptr (DinolabRunInfo) info = NULL;
-    g_autoptr (DinolabCheckpointInfo) latest = NULL;
-    g_autoptr (GPtrArray) list = NULL;
-    const DinolabCheckpointInfo *ck = NULL;
-
-    if (!(store = dinolab_store_open_full (db, DINOLAB_STORE_OPEN_READ_ONLY, error)) ||
-        !(info = dinolab_store_get_run (store, ref, error)))
-        return NULL;
-    if (step < 0) {
-        latest = dinolab_store_get_latest_checkpoint (store, info->uuid, error);
-        if (latest == NULL) {
-            if (error == NULL || *error == NULL)
-                g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
-                             "run %s (%s) has no checkpoint yet", info->name, info->uuid);
-            return NULL;
-        }
-        ck = latest;
-    } else {
-        g_autoptr (GString) steps = g_string_new (NULL);
-        if (!(list = dinolab_store_list_checkpoints (store, info->uuid, error)))
-            return NULL;
-        for (guint i = 0; i < list->len; i++) {
-            const DinolabCheckpointInfo *c = g_ptr_array_index (list, i);
-            if (c->step == step)
-                ck = c;
-            g_string_append_printf (steps, "%s%" G_GINT64_FORMAT, i ? ", " : "", c->step);
-        }
-        if (ck == NULL) {
-            g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
-                         "run %s has no checkpoint at step %" G_GINT64_FORMAT " (it has: %s)",
-                         info->name, step, list->len ? steps->str : "none");
-            return NULL;
-        }
-    }
-    *step_out = ck->step;
-    *source = g_strdup_printf ("run %s (%.8s), checkpoint at step %" G_GINT64_FORMAT,
-                               info->name, info->uuid, ck->step);
-    return dinolab_store_resolve_path (store, ck->path);
-}
-
 /* Loads the backbone of --weights FILE or --run RUN [--checkpoint STEP]: the teacher
  * (or with @student the student) of a checkpoint; sizes from the file's metadata or
  * shapes, then --set overrides, then --threads (>= 0) as the threads hyperparameter,
- * which the evaluation reads. */
+ * which the evaluation reads (dinolab_eval_load_backbone). */
 static gboolean
 load_backbone_ (LoadedModel *lm, const char *weights, const char *run, gint64 checkpoint,
                 const char *db, gboolean student, char **sets, int threads, GError **error)
 {
-    g_autoptr (DinolabSafetensors) st = NULL;
-    g_auto (DinolabHparams) hp = { 0 };
-    gboolean has_head = FALSE;
-
     lm->step = -1;
     if (run != NULL) {
-        lm->path = run_checkpoint_path_ (db, run, checkpoint, &lm->step, &lm->source, error);
+        g_autoptr (DinolabStore) store = dinolab_store_open_full (db, DINOLAB_STORE_OPEN_READ_ONLY, error);
+        if (store == NULL)
+            return FALSE;
+        lm->path = dinolab_eval_find_checkpoint (store, run, checkpoint, &lm->step, &lm->source, error);
         if (lm->path == NULL)
             return FALSE;
     } else {
         lm->path = g_strdup (weights);
         lm->source = g_strdup (weights);
     }
-    dinolab_hparams_init (&hp);
-    if (!(st = dinolab_safetensors_read (lm->path, student ? "student" : "teacher", error)) ||
-        !dinolab_model_hparams_from_safetensors (st, &hp, &has_head, error) ||
-        !cli_apply_overrides (&hp, NULL, sets, error))
-        return FALSE;
-    if (threads >= 0)
-        hp.threads = threads;
-    if (!(lm->model = dinolab_model_new (&hp, FALSE, error)) ||
-        !dinolab_model_load_safetensors (lm->model, st, error))
-        return FALSE;
-    return TRUE;
+    lm->model = dinolab_eval_load_backbone (lm->path, student, (const char *const *) sets, threads, error);
+    return lm->model != NULL;
 }
 
 static gboolean
@@ -468,186 +410,25 @@ cmd_knn (int argc, char **argv)
 // ----------------------------------------------------------------------------
 // attention: the input
 
-/* The image as the model takes it, and as it is shown. */
-typedef struct {
-    int     C, H, W;     /* model input: channels, and sides trimmed to multiples of p */
-    float  *x;           /* [C, H, W], normalised */
-    guint8 *rgb;         /* [H, W, 3], what the normalised input shows (for drawing) */
-    float   mean[3], std[3];
-    char   *normalization; /* where mean/std came from, for the summary */
-} AttnInput;
-
-static void
-attn_input_clear_ (AttnInput *in)
-{
-    g_clear_pointer (&in->x, g_free);
-    g_clear_pointer (&in->rgb, g_free);
-    g_clear_pointer (&in->normalization, g_free);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AttnInput, attn_input_clear_)
-
-static guint8
-to_u8_ (double v)
-{
-    return (guint8) CLAMP (lround (v), 0, 255);
-}
-
-/* rgb from the normalised input: x * std + mean, in 0..255; grey shown as grey. */
-static void
-fill_rgb_ (AttnInput *in)
-{
-    size_t HW = (size_t) in->H * in->W;
-
-    in->rgb = g_new (guint8, HW * 3);
-    for (size_t i = 0; i < HW; i++)
-        for (int c = 0; c < 3; c++) {
-            int cc = in->C == 3 ? c : 0;
-            in->rgb[i * 3 + c] = to_u8_ (255.0 * (in->x[(size_t) cc * HW + i] * in->std[cc] + in->mean[cc]));
-        }
-}
-
-/* Item @index of @spec's @split: its evaluation view at @size, trimmed to a multiple
- * of the patch size at the bottom and right (as visualize_attention trims). */
-static gboolean
-input_from_dataset_ (AttnInput *in, const char *spec, DinolabSplit split, gint64 index, int size,
-                     int p, GError **error)
+/* The input comes from the engine (dinolab_eval_image_from_dataset / _from_file: the
+ * evaluation view trimmed to multiples of the patch size, or an image file resized as
+ * torchvision's Resize(int) and normalised); only the option checks are here. Item
+ * @index of @spec's @split; the range is checked here so the message names --index. */
+static DinolabEvalImage *
+input_from_dataset_ (const char *spec, DinolabSplit split, gint64 index, int size, int p,
+                     GError **error)
 {
     g_autoptr (DinolabDataset) ds = NULL;
-    g_autofree float *view = NULL;
-    int side = size - size % p;
 
     if (!(ds = dinolab_dataset_open (spec, split, error)))
-        return FALSE;
+        return NULL;
     if (index < 0 || (guint64) index >= dinolab_dataset_get_size (ds)) {
         g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
                      "%s: --index %" G_GINT64_FORMAT " is out of range (the split has %" G_GSIZE_FORMAT " items)",
                      spec, index, dinolab_dataset_get_size (ds));
-        return FALSE;
+        return NULL;
     }
-    in->C = dinolab_dataset_get_channels (ds);
-    if (in->C > 3 || !dinolab_dataset_get_normalization (ds, in->mean, in->std, error))
-        return FALSE;
-    in->normalization = g_strdup_printf ("the dataset's (%s)", spec);
-    view = g_new (float, (size_t) in->C * size * size);
-    if (!dinolab_dataset_get_eval_view (ds, (gsize) index, size, view, error))
-        return FALSE;
-    in->H = in->W = side;
-    in->x = g_new (float, (size_t) in->C * side * side);
-    for (int c = 0; c < in->C; c++)
-        for (int y = 0; y < side; y++)
-            memcpy (in->x + ((size_t) c * side + y) * side, view + ((size_t) c * size + y) * size,
-                    (size_t) side * sizeof (float));
-    fill_rgb_ (in);
-    return TRUE;
-}
-
-/* The normalisation for an image file: that of the model's dataset when it can be
- * opened and has @C channels, else ImageNet's constants (RGB) or 0.5 / 0.5 (grey). */
-static void
-image_normalization_ (AttnInput *in, const char *dataset, int C)
-{
-    static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
-    static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
-    g_autoptr (DinolabDataset) ds = NULL;
-
-    if (dataset != NULL && *dataset != '\0' &&
-        (ds = dinolab_dataset_open (dataset, DINOLAB_SPLIT_TRAIN, NULL)) != NULL &&
-        dinolab_dataset_get_channels (ds) == C &&
-        dinolab_dataset_get_normalization (ds, in->mean, in->std, NULL)) {
-        in->normalization = g_strdup_printf ("the dataset's (%s)", dataset);
-        return;
-    }
-    for (int c = 0; c < C; c++) {
-        in->mean[c] = C == 3 ? imagenet_mean[c] : 0.5f;
-        in->std[c] = C == 3 ? imagenet_std[c] : 0.5f;
-    }
-    in->normalization = g_strdup (C == 3 ? "ImageNet's" : "mean 0.5, std 0.5");
-}
-
-/* An image file (anything gdk-pixbuf reads): converted to the model's channels (grey
- * is PIL's L = 0.299 R + 0.587 G + 0.114 B; alpha is dropped), resized with the
- * engine's antialiased bicubic so the shorter side is @size (aspect kept), trimmed to
- * multiples of the patch size, normalised. */
-static gboolean
-input_from_file_ (AttnInput *in, const char *path, int size, int C, int p, const char *dataset,
-                  GError **error)
-{
-    g_autoptr (GdkPixbuf) raw = NULL;
-    g_autoptr (GdkPixbuf) pix = NULL;
-    g_autoptr (GError) local = NULL;
-    g_autofree guint8 *src = NULL, *dst = NULL;
-    g_autofree float *tmp = NULL;
-    const guint8 *px;
-    int W, H, n_ch, stride, rw, rh;
-    size_t HW;
-
-    if (C != 1 && C != 3) {
-        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
-                     "%s: the model takes %d channels; image files give 1 (grey) or 3 (RGB)", path, C);
-        return FALSE;
-    }
-    if (!(raw = gdk_pixbuf_new_from_file (path, &local))) {
-        g_set_error (error, DINOLAB_ERROR,
-                     g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? DINOLAB_ERROR_IO
-                                                                            : DINOLAB_ERROR_INVALID_INPUT,
-                     "%s", local->message);
-        return FALSE;
-    }
-    pix = gdk_pixbuf_apply_embedded_orientation (raw);
-    W = gdk_pixbuf_get_width (pix);
-    H = gdk_pixbuf_get_height (pix);
-    n_ch = gdk_pixbuf_get_n_channels (pix);
-    stride = gdk_pixbuf_get_rowstride (pix);
-    px = gdk_pixbuf_read_pixels (pix);
-    src = g_new (guint8, (size_t) W * H * C);
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            const guint8 *q = px + (size_t) y * stride + (size_t) x * n_ch;
-            guint8 *o = src + ((size_t) y * W + x) * C;
-            if (C == 3) {
-                o[0] = q[0];
-                o[1] = q[1];
-                o[2] = q[2];
-            } else {  /* PIL's convert("L"), integer rounding */
-                o[0] = (guint8) ((q[0] * 299 + q[1] * 587 + q[2] * 114 + 500) / 1000);
-            }
-        }
-    /* torchvision Resize(int): the shorter side becomes size, the longer one scales and truncates */
-    if (W <= H) {
-        rw = size;
-        rh = (int) ((gint64) size * H / W);
-    } else {
-        rh = size;
-        rw = (int) ((gint64) size * W / H);
-    }
-    in->C = C;
-    in->W = rw - rw % p;
-    in->H = rh - rh % p;
-    if (in->W < p || in->H < p) {
-        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
-                     "%s: resized to %dx%d it holds no whole %dx%d patch (use a larger --size)",
-                     path, rw, rh, p, p);
-        return FALSE;
-    }
-    dst = g_new (guint8, (size_t) rw * rh * C);
-    tmp = g_new (float, (size_t) H * rw * C);
-    image_resize_bicubic (dst, rw, rh, src, W, H, C, 0, 0, W, H, tmp);
-
-    image_normalization_ (in, dataset, C);
-    HW = (size_t) in->H * in->W;
-    in->x = g_new (float, (size_t) C * HW);
-    in->rgb = g_new (guint8, HW * 3);
-    for (int y = 0; y < in->H; y++)
-        for (int x = 0; x < in->W; x++) {
-            const guint8 *q = dst + ((size_t) y * rw + x) * C;
-            size_t i = (size_t) y * in->W + x;
-            for (int c = 0; c < C; c++)
-                in->x[(size_t) c * HW + i] = (q[c] / 255.0f - in->mean[c]) / in->std[c];
-            for (int c = 0; c < 3; c++)
-                in->rgb[i * 3 + c] = q[C == 3 ? c : 0];
-        }
-    return TRUE;
+    return dinolab_eval_image_from_dataset (ds, (gsize) index, size, p, error);
 }
 
 // ----------------------------------------------------------------------------
@@ -750,7 +531,7 @@ write_png_ (cairo_surface_t *s, const char *path, GError **error)
 }
 
 typedef struct {
-    const AttnInput *in;
+    const DinolabEvalImage *in;
     int              gh, gw, p, zoom;
     const char      *dir;
 } AttnCanvas;
@@ -759,10 +540,10 @@ typedef struct {
 static cairo_t *
 canvas_begin_ (const AttnCanvas *cv, cairo_surface_t **surface)
 {
-    cairo_surface_t *img = rgb_surface_ (cv->in->rgb, cv->in->W, cv->in->H);
+    cairo_surface_t *img = rgb_surface_ (cv->in->rgb, cv->in->width, cv->in->height);
     cairo_t *cr;
 
-    *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, cv->in->W * cv->zoom, cv->in->H * cv->zoom);
+    *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, cv->in->width * cv->zoom, cv->in->height * cv->zoom);
     cr = cairo_create (*surface);
     paint_nearest_ (cr, img, cv->zoom, 1.0);
     cairo_surface_destroy (img);
@@ -887,7 +668,7 @@ cmd_attention (int argc, char **argv)
     };
     g_autoptr (GError) error = NULL;
     g_auto (LoadedModel) lm = { 0 };
-    g_auto (AttnInput) in = { 0 };
+    g_autoptr (DinolabEvalImage) in = NULL;
     g_autofree float *att = NULL, *mean_map = NULL;
     g_autofree guint8 *masks = NULL;
     g_autofree int *kept = NULL;
@@ -934,17 +715,18 @@ cmd_attention (int argc, char **argv)
     if (size < p)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--size %d is smaller than the patch size %d", size, p);
 
-    if (image != NULL ? !input_from_file_ (&in, image, size, hp->in_chans, p, hp->dataset, &error)
-                      : !input_from_dataset_ (&in, spec_opt != NULL ? spec_opt : hp->dataset, split, index,
-                                              size, p, &error))
+    in = image != NULL ? dinolab_eval_image_from_file (image, size, hp->in_chans, p, hp->dataset, &error)
+                       : input_from_dataset_ (spec_opt != NULL ? spec_opt : hp->dataset, split, index, size, p,
+                                              &error);
+    if (in == NULL)
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     dinolab_blas_set_threads (hp->threads);
 
-    gh = in.H / p;
-    gw = in.W / p;
+    gh = in->height / p;
+    gw = in->width / p;
     P = gh * gw;
     att = g_new (float, (size_t) NH * P);
-    if (!dinolab_eval_image_attention (lm.model, in.x, in.H, in.W, att, NULL, &error))
+    if (!dinolab_eval_image_attention (lm.model, in->x, in->height, in->width, att, NULL, &error))
         return cli_fail_error ("attention", CLI_EXIT_USAGE, error);
 
     mean_map = g_new0 (float, P);
@@ -966,11 +748,11 @@ cmd_attention (int argc, char **argv)
 
     if (!cli_make_dir (out, &error))
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
-    cv.in = &in;
+    cv.in = in;
     cv.gh = gh;
     cv.gw = gw;
     cv.p = p;
-    cv.zoom = zoom > 0 ? zoom : MAX (1, ATTN_MIN_DISPLAY / MAX (in.W, in.H));
+    cv.zoom = zoom > 0 ? zoom : MAX (1, ATTN_MIN_DISPLAY / MAX (in->width, in->height));
     cv.dir = out;
     {
         g_autofree char *pa = g_build_filename (out, "attention.npy", NULL);
@@ -1002,9 +784,9 @@ cmd_attention (int argc, char **argv)
         json_builder_set_member_name (b, "out");
         json_builder_add_string_value (b, out);
         json_builder_set_member_name (b, "width");
-        json_builder_add_int_value (b, in.W);
+        json_builder_add_int_value (b, in->width);
         json_builder_set_member_name (b, "height");
-        json_builder_add_int_value (b, in.H);
+        json_builder_add_int_value (b, in->height);
         json_builder_set_member_name (b, "grid");
         json_builder_begin_array (b);
         json_builder_add_int_value (b, gh);
@@ -1015,7 +797,7 @@ cmd_attention (int argc, char **argv)
         json_builder_set_member_name (b, "threshold");
         json_builder_add_double_value (b, threshold);
         json_builder_set_member_name (b, "normalization");
-        json_builder_add_string_value (b, in.normalization);
+        json_builder_add_string_value (b, in->normalization);
         json_builder_set_member_name (b, "masks");
         json_builder_begin_array (b);
         for (int h = 0; h < NH; h++) {
@@ -1035,7 +817,7 @@ cmd_attention (int argc, char **argv)
         printf ("%s\n", text);
     } else {
         printf ("attention of %s\n  input %dx%d (%dx%d patches of %d), normalised with %s mean/std\n",
-                lm.source, in.W, in.H, gw, gh, p, in.normalization);
+                lm.source, in->width, in->height, gw, gh, p, in->normalization);
         for (int h = 0; h < NH; h++)
             printf ("  head %d: %.0f%% of the mass in %d of %d patches (%.1f%% of the image)\n", h,
                     100.0 * kept_mass[h], kept[h], P, 100.0 * kept[h] / P);

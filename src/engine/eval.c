@@ -9,17 +9,25 @@
  * a running top-k per test row, so the whole of Fashion-MNIST (10k x 60k) needs a few
  * MB besides the features.
  *
+ * It also loads backbones (a run's checkpoint or a weight file) and prepares single
+ * images (a dataset item or an image file decoded with gdk-pixbuf) for the CLI's
+ * `attention` / `knn` and the GUI's attention view, so both share one implementation.
+ *
  * What this file is not: it does not train, store results or draw (overlays are the
- * CLI's, src/cli/cmd-eval.c). It allocates per call; none of it is the training hot
+ * CLI's, src/cli/cmd-eval.c, and the GUI's). It allocates per call; none of it is the training hot
  * path.
  */
 #include "dinolab/eval.h"
 
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dinolab/error.h"
+#include "dinolab/hparams.h"
+#include "dinolab/io.h"
+#include "image.h"
 #include "kernels.h"
 
 /* Test rows x train rows of one similarity block: 256 x 4096 floats = 4 MB. */
@@ -625,4 +633,275 @@ dinolab_attention_mask (guint8      *mask,
         kept++;
     }
     return kept;
+}
+
+// ----------------------------------------------------------------------------
+// loading a backbone
+
+char *
+dinolab_eval_find_checkpoint (DinolabStore *store, const char *run_ref, gint64 step,
+                              gint64 *step_out, char **source, GError **error)
+{
+    g_autoptr (DinolabRunInfo) info = NULL;
+    g_autoptr (DinolabCheckpointInfo) latest = NULL;
+    g_autoptr (GPtrArray) list = NULL;
+    const DinolabCheckpointInfo *ck = NULL;
+
+    g_return_val_if_fail (store != NULL, NULL);
+    g_return_val_if_fail (run_ref != NULL, NULL);
+    g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+    if (!(info = dinolab_store_get_run (store, run_ref, error)))
+        return NULL;
+    if (step < 0) {
+        GError *local = NULL;
+        latest = dinolab_store_get_latest_checkpoint (store, info->uuid, &local);
+        if (latest == NULL) {
+            if (local != NULL)
+                g_propagate_error (error, local);
+            else
+                g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                             "run %s (%s) has no checkpoint yet", info->name, info->uuid);
+            return NULL;
+        }
+        ck = latest;
+    } else {
+        g_autoptr (GString) steps = g_string_new (NULL);
+        if (!(list = dinolab_store_list_checkpoints (store, info->uuid, error)))
+            return NULL;
+        for (guint i = 0; i < list->len; i++) {
+            const DinolabCheckpointInfo *c = g_ptr_array_index (list, i);
+            if (c->step == step)
+                ck = c;
+            g_string_append_printf (steps, "%s%" G_GINT64_FORMAT, i ? ", " : "", c->step);
+        }
+        if (ck == NULL) {
+            g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                         "run %s has no checkpoint at step %" G_GINT64_FORMAT " (it has: %s)",
+                         info->name, step, list->len ? steps->str : "none");
+            return NULL;
+        }
+    }
+    if (step_out != NULL)
+        *step_out = ck->step;
+    if (source != NULL)
+        *source = g_strdup_printf ("run %s (%.8s), checkpoint at step %" G_GINT64_FORMAT,
+                                   info->name, info->uuid, ck->step);
+    return dinolab_store_resolve_path (store, ck->path);
+}
+
+DinolabModel *
+dinolab_eval_load_backbone (const char *path, gboolean student, const char *const *overrides,
+                            int threads, GError **error)
+{
+    g_autoptr (DinolabSafetensors) st = NULL;
+    g_auto (DinolabHparams) hp = { 0 };
+    g_autoptr (DinolabModel) model = NULL;
+    gboolean has_head = FALSE;
+
+    g_return_val_if_fail (path != NULL, NULL);
+    g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+    dinolab_hparams_init (&hp);
+    if (!(st = dinolab_safetensors_read (path, student ? "student" : "teacher", error)) ||
+        !dinolab_model_hparams_from_safetensors (st, &hp, &has_head, error))
+        return NULL;
+    for (const char *const *s = overrides; s != NULL && *s != NULL; s++)
+        if (!dinolab_hparams_set_assignment (&hp, *s, error))
+            return NULL;
+    if (threads >= 0)
+        hp.threads = threads;
+    if (!(model = dinolab_model_new (&hp, FALSE, error)) ||
+        !dinolab_model_load_safetensors (model, st, error))
+        return NULL;
+    return g_steal_pointer (&model);
+}
+
+// ----------------------------------------------------------------------------
+// preparing one image
+
+void
+dinolab_eval_image_free (DinolabEvalImage *image)
+{
+    if (image == NULL)
+        return;
+    g_free (image->x);
+    g_free (image->rgb);
+    g_free (image->normalization);
+    g_free (image);
+}
+
+static guint8
+to_u8_ (double v)
+{
+    return (guint8) CLAMP (lround (v), 0, 255);
+}
+
+/* rgb from the normalised input: x * std + mean, in 0..255; grey shown as grey. */
+static void
+fill_rgb_ (DinolabEvalImage *im)
+{
+    size_t HW = (size_t) im->height * im->width;
+
+    im->rgb = g_new (guint8, HW * 3);
+    for (size_t i = 0; i < HW; i++)
+        for (int c = 0; c < 3; c++) {
+            int cc = im->channels == 3 ? c : 0;
+            im->rgb[i * 3 + c] = to_u8_ (255.0 * (im->x[(size_t) cc * HW + i] * im->std[cc] + im->mean[cc]));
+        }
+}
+
+DinolabEvalImage *
+dinolab_eval_image_from_dataset (DinolabDataset *ds, gsize index, int size, int patch_size,
+                                 GError **error)
+{
+    g_autoptr (DinolabEvalImage) im = NULL;
+    g_autofree float *view = NULL;
+    const char *spec;
+    int side, C;
+
+    g_return_val_if_fail (ds != NULL, NULL);
+    g_return_val_if_fail (patch_size >= 1 && size >= patch_size, NULL);
+    g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+    spec = dinolab_dataset_get_spec (ds);
+    side = size - size % patch_size;
+    if (index >= dinolab_dataset_get_size (ds)) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: index %" G_GSIZE_FORMAT " is out of range (the split has %" G_GSIZE_FORMAT " items)",
+                     spec, index, dinolab_dataset_get_size (ds));
+        return NULL;
+    }
+    C = dinolab_dataset_get_channels (ds);
+    if (C < 1 || C > 3) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: %d channels (an attention input shows 1 or 3)", spec, C);
+        return NULL;
+    }
+    im = g_new0 (DinolabEvalImage, 1);
+    im->channels = C;
+    if (!dinolab_dataset_get_normalization (ds, im->mean, im->std, error))
+        return NULL;
+    im->normalization = g_strdup_printf ("the dataset's (%s)", spec);
+    view = g_new (float, (size_t) C * size * size);
+    if (!dinolab_dataset_get_eval_view (ds, index, size, view, error))
+        return NULL;
+    im->height = im->width = side;
+    im->x = g_new (float, (size_t) C * side * side);
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < side; y++)
+            memcpy (im->x + ((size_t) c * side + y) * side, view + ((size_t) c * size + y) * size,
+                    (size_t) side * sizeof (float));
+    fill_rgb_ (im);
+    return g_steal_pointer (&im);
+}
+
+/* The normalisation for an image file: that of @dataset when it can be opened and has
+ * @C channels, else ImageNet's constants (RGB) or 0.5 / 0.5 (grey). */
+static void
+image_normalization_ (DinolabEvalImage *im, const char *dataset, int C)
+{
+    static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
+    static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
+    g_autoptr (DinolabDataset) ds = NULL;
+
+    if (dataset != NULL && *dataset != '\0' &&
+        (ds = dinolab_dataset_open (dataset, DINOLAB_SPLIT_TRAIN, NULL)) != NULL &&
+        dinolab_dataset_get_channels (ds) == C &&
+        dinolab_dataset_get_normalization (ds, im->mean, im->std, NULL)) {
+        im->normalization = g_strdup_printf ("the dataset's (%s)", dataset);
+        return;
+    }
+    for (int c = 0; c < C; c++) {
+        im->mean[c] = C == 3 ? imagenet_mean[c] : 0.5f;
+        im->std[c] = C == 3 ? imagenet_std[c] : 0.5f;
+    }
+    im->normalization = g_strdup (C == 3 ? "ImageNet's" : "mean 0.5, std 0.5");
+}
+
+DinolabEvalImage *
+dinolab_eval_image_from_file (const char *path, int size, int channels, int patch_size,
+                              const char *dataset, GError **error)
+{
+    g_autoptr (DinolabEvalImage) im = NULL;
+    g_autoptr (GdkPixbuf) raw = NULL;
+    g_autoptr (GdkPixbuf) pix = NULL;
+    g_autoptr (GError) local = NULL;
+    g_autofree guint8 *src = NULL, *dst = NULL;
+    g_autofree float *tmp = NULL;
+    const guint8 *px;
+    int W, H, n_ch, stride, rw, rh, C = channels, p = patch_size;
+    size_t HW;
+
+    g_return_val_if_fail (path != NULL, NULL);
+    g_return_val_if_fail (size >= 1 && patch_size >= 1, NULL);
+    g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+    if (C != 1 && C != 3) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: the model takes %d channels; image files give 1 (grey) or 3 (RGB)", path, C);
+        return NULL;
+    }
+    if (!(raw = gdk_pixbuf_new_from_file (path, &local))) {
+        g_set_error (error, DINOLAB_ERROR,
+                     g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? DINOLAB_ERROR_IO
+                                                                            : DINOLAB_ERROR_INVALID_INPUT,
+                     "%s", local->message);
+        return NULL;
+    }
+    pix = gdk_pixbuf_apply_embedded_orientation (raw);
+    W = gdk_pixbuf_get_width (pix);
+    H = gdk_pixbuf_get_height (pix);
+    n_ch = gdk_pixbuf_get_n_channels (pix);
+    stride = gdk_pixbuf_get_rowstride (pix);
+    px = gdk_pixbuf_read_pixels (pix);
+    src = g_new (guint8, (size_t) W * H * C);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const guint8 *q = px + (size_t) y * stride + (size_t) x * n_ch;
+            guint8 *o = src + ((size_t) y * W + x) * C;
+            if (C == 3) {
+                o[0] = q[0];
+                o[1] = q[1];
+                o[2] = q[2];
+            } else {  /* PIL's convert("L"), integer rounding */
+                o[0] = (guint8) ((q[0] * 299 + q[1] * 587 + q[2] * 114 + 500) / 1000);
+            }
+        }
+    /* torchvision Resize(int): the shorter side becomes size, the longer one scales and truncates */
+    if (W <= H) {
+        rw = size;
+        rh = (int) ((gint64) size * H / W);
+    } else {
+        rh = size;
+        rw = (int) ((gint64) size * W / H);
+    }
+    im = g_new0 (DinolabEvalImage, 1);
+    im->channels = C;
+    im->width = rw - rw % p;
+    im->height = rh - rh % p;
+    if (im->width < p || im->height < p) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: resized to %dx%d it holds no whole %dx%d patch (use a larger size)",
+                     path, rw, rh, p, p);
+        return NULL;
+    }
+    dst = g_new (guint8, (size_t) rw * rh * C);
+    tmp = g_new (float, (size_t) H * rw * C);
+    image_resize_bicubic (dst, rw, rh, src, W, H, C, 0, 0, W, H, tmp);
+
+    image_normalization_ (im, dataset, C);
+    HW = (size_t) im->height * im->width;
+    im->x = g_new (float, (size_t) C * HW);
+    im->rgb = g_new (guint8, HW * 3);
+    for (int y = 0; y < im->height; y++)
+        for (int x = 0; x < im->width; x++) {
+            const guint8 *q = dst + ((size_t) y * rw + x) * C;
+            size_t i = (size_t) y * im->width + x;
+            for (int c = 0; c < C; c++)
+                im->x[(size_t) c * HW + i] = (q[c] / 255.0f - im->mean[c]) / im->std[c];
+            for (int c = 0; c < 3; c++)
+                im->rgb[i * 3 + c] = q[C == 3 ? c : 0];
+        }
+    return g_steal_pointer (&im);
 }

@@ -9,6 +9,7 @@
  *   rename RUN NAME | tag RUN TAG... [--remove] | note RUN TEXT
  *   delete RUN... [--yes]         asks on a terminal; refuses without --yes otherwise
  *   export RUN [--out FILE.csv]   metrics as CSV: step,epoch,wall,<one column per metric>
+ *   plot RUN... --out FILE        one metric of several runs as a figure (PNG or SVG)
  * Every action takes --db PATH (else $DINOLAB_DB, else the default database). RUN is a
  * uuid, a unique uuid prefix (4+ characters) or an exact name.
  * Exit statuses: 0 success, 1 the work failed (database error), 2 bad usage or an
@@ -28,6 +29,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cli.h"
+#include "plot.h"
 #include "dinolab/error.h"
 #include "dinolab/store.h"
 
@@ -1098,6 +1100,110 @@ runs_export_ (int argc, char **argv)
 }
 
 // ----------------------------------------------------------------------------
+// plot
+
+/* Okabe-Ito colours: distinct for colour-blind readers too. */
+static const guint32 plot_colours_[] = {
+    0x0072b2, 0xd55e00, 0x009e73, 0xcc79a7, 0xe69f00, 0x56b4e9, 0xf0e442, 0x000000,
+};
+
+static int
+runs_plot_ (int argc, char **argv)
+{
+    g_autofree char *db = NULL, *out = NULL, *metric = NULL, *x_axis = NULL, *title = NULL;
+    g_autofree char *ylabel = NULL;
+    g_auto (GStrv) hlines = NULL;
+    int width = 800, height = 480, status = CLI_EXIT_OK;
+    const GOptionEntry entries[] = {
+        { "metric", 'm', 0, G_OPTION_ARG_STRING, &metric, "Metric to plot (default: knn_top1)", "NAME" },
+        { "x", 'x', 0, G_OPTION_ARG_STRING, &x_axis, "x axis: step, epoch or minutes (of wall time; default)", "AXIS" },
+        { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Figure to write: .png or .svg (required)", "FILE" },
+        { "title", 0, 0, G_OPTION_ARG_STRING, &title, "Title of the figure (default: the metric)", "TEXT" },
+        { "ylabel", 0, 0, G_OPTION_ARG_STRING, &ylabel, "Label of the y axis (default: the metric)", "TEXT" },
+        { "hline", 0, 0, G_OPTION_ARG_STRING_ARRAY, &hlines, "A dashed reference line VALUE[:LABEL] (repeatable)", "V:LABEL" },
+        { "width", 0, 0, G_OPTION_ARG_INT, &width, "Width in points (800)", "N" },
+        { "height", 0, 0, G_OPTION_ARG_INT, &height, "Height in points (480)", "N" },
+        { NULL }
+    };
+    g_autoptr (DinolabStore) store = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GString) note = g_string_new ("dinolab-cli runs plot");
+    CliPlot *plot;
+    int axis;  /* 0 step, 1 epoch, 2 minutes */
+    gboolean svg, ok;
+
+    if (!parse_ ("plot", "RUN...", "Draws one metric of one or more runs against training steps, "
+                 "epochs or minutes, one line per run (labelled with its name), and writes the "
+                 "figure as PNG (at twice the size, for sharp screens) or SVG.",
+                 entries, &db, &argc, &argv, 1, 8, &status))
+        return status;
+    if (out == NULL)
+        return cli_fail ("runs plot", CLI_EXIT_USAGE, "--out FILE is required (see --help)");
+    svg = g_str_has_suffix (out, ".svg");
+    if (!svg && !g_str_has_suffix (out, ".png"))
+        return cli_fail ("runs plot", CLI_EXIT_USAGE, "--out: '%s' does not end in .png or .svg", out);
+    if (x_axis == NULL || strcmp (x_axis, "minutes") == 0)
+        axis = 2;
+    else if (strcmp (x_axis, "step") == 0)
+        axis = 0;
+    else if (strcmp (x_axis, "epoch") == 0)
+        axis = 1;
+    else
+        return cli_fail ("runs plot", CLI_EXIT_USAGE, "--x: '%s' is not step, epoch or minutes", x_axis);
+    if (width < 200 || height < 150)
+        return cli_fail ("runs plot", CLI_EXIT_USAGE, "--width and --height must be at least 200 x 150");
+    if (metric == NULL)
+        metric = g_strdup (DINOLAB_METRIC_KNN_TOP1);
+    if ((store = open_ ("plot", db, TRUE, &status)) == NULL)
+        return status;
+
+    plot = cli_plot_new (1, title != NULL ? title : metric);
+    cli_plot_set_panel (plot, 0, NULL, axis == 0 ? "training step" : axis == 1 ? "epoch" : "minutes",
+                        ylabel != NULL ? ylabel : metric);
+    for (int i = 1; i < argc; i++) {
+        g_autoptr (DinolabRunInfo) r = get_run_ ("plot", store, argv[i], &status);
+        g_autoptr (DinolabMetricSeries) s = NULL;
+        g_autofree double *x = NULL;
+
+        if (r == NULL ||
+            (s = dinolab_store_read_series (store, r->uuid, metric, -1, &error)) == NULL) {
+            cli_plot_free (plot);
+            return r == NULL ? status : fail_ ("plot", error);
+        }
+        if (s->n == 0) {
+            cli_plot_free (plot);
+            return cli_fail ("runs plot", CLI_EXIT_USAGE, "run %s has no metric '%s'", r->name, metric);
+        }
+        x = g_new (double, s->n);
+        for (gsize k = 0; k < s->n; k++)
+            x[k] = axis == 0 ? (double) s->step[k] : axis == 1 ? s->epoch[k] : s->wall[k] / 60.0;
+        cli_plot_add_line (plot, 0, r->name, plot_colours_[(i - 1) % G_N_ELEMENTS (plot_colours_)],
+                           2.2, x, s->value, s->n);
+        g_string_append_printf (note, " %s", r->name);
+    }
+    for (guint h = 0; hlines != NULL && hlines[h] != NULL; h++) {
+        const char *colon = strchr (hlines[h], ':');
+        char *end = NULL;
+        g_autofree char *num = colon ? g_strndup (hlines[h], (gsize) (colon - hlines[h])) : g_strdup (hlines[h]);
+        double v = g_ascii_strtod (num, &end);
+
+        if (end == num || *end != '\0' || !isfinite (v)) {
+            cli_plot_free (plot);
+            return cli_fail ("runs plot", CLI_EXIT_USAGE, "--hline: '%s' is not VALUE[:LABEL]", hlines[h]);
+        }
+        cli_plot_add_hline (plot, 0, v, colon ? colon + 1 : NULL, 0x666666);
+    }
+    g_string_append_printf (note, " --metric %s --x %s", metric, axis == 0 ? "step" : axis == 1 ? "epoch" : "minutes");
+    cli_plot_set_note (plot, note->str);
+    ok = svg ? cli_plot_write_svg (plot, out, width, height, &error)
+             : cli_plot_write_png (plot, out, width, height, 2.0, &error);
+    cli_plot_free (plot);
+    if (!ok)
+        return fail_ ("plot", error);
+    return CLI_EXIT_OK;
+}
+
+// ----------------------------------------------------------------------------
 // dispatch
 
 typedef struct {
@@ -1115,6 +1221,7 @@ static const RunsAction actions[] = {
     { "note",    runs_note_,    "replace a run's notes" },
     { "delete",  runs_delete_,  "delete runs and their files [--yes]" },
     { "export",  runs_export_,  "metrics as CSV [--out FILE.csv]" },
+    { "plot",    runs_plot_,    "one metric of runs as a PNG or SVG figure --out FILE" },
 };
 
 static void

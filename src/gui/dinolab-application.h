@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
  * dinolab-application.h: the Dinolab GTK application (an AdwApplication).
- * It owns the app-wide actions (app.about, app.quit) and the GSettings that
- * windows read and write; it opens the main window on activation. It is not
- * the window: see dinolab-window.h.
+ * It owns the app-wide actions (app.open-database, app.preferences Ctrl+,,
+ * app.about, app.quit Ctrl+Q), the GSettings that windows read and write and
+ * the run store (opened at startup from the "last-db" setting, else
+ * dinolab_store_default_path()); it opens the main window on activation. It
+ * is not the window: see dinolab-window.h.
+ *
+ * Properties (read-only): "store" (pointer, a DinolabStore or NULL; notified
+ * when another database is opened) and "store-error" (string: the engine's
+ * message when the store could not be opened, else NULL).
  */
 #pragma once
 
 #include <adwaita.h>
+
+#include "dinolab/store.h"
 
 #include "dinolab-types.h"
 
@@ -30,6 +38,31 @@ DinolabApplication *dinolab_application_new          (void);
  * GSETTINGS_SCHEMA_DIR); the window state is then not remembered. The
  * application keeps ownership. */
 GSettings          *dinolab_application_get_settings (DinolabApplication *self);
+
+/* dinolab_application_get_store:
+ * The run store the windows show and train into, owned by the application
+ * (valid until the "store" property changes), or NULL when it could not be
+ * opened (see dinolab_application_get_store_error()). */
+DinolabStore       *dinolab_application_get_store    (DinolabApplication *self);
+
+/* dinolab_application_get_store_error:
+ * The engine's message of the last failed opening at startup, or NULL.
+ * Owned by the application. */
+const char         *dinolab_application_get_store_error (DinolabApplication *self);
+
+/* dinolab_application_open_store:
+ * Opens the run database at @path (NULL: dinolab_store_default_path()) and
+ * makes it the application's store (the old one is closed; "store" is
+ * notified). Refused while a window trains a run. Returns FALSE with @error
+ * set (the engine's message) and keeps the current store on failure. Does
+ * not touch the "last-db" setting (app.open-database does). */
+gboolean            dinolab_application_open_store   (DinolabApplication *self,
+                                                      const char         *path,
+                                                      GError            **error);
+
+/* dinolab_application_is_training:
+ * Whether one of the application's windows has a run going. */
+gboolean            dinolab_application_is_training  (DinolabApplication *self);
 
 /* The GSettings schema id. Fixed, not APP_ID: the .Devel build shares it. */
 #define DINOLAB_SETTINGS_SCHEMA_ID "org.dinolab.Dinolab"

@@ -207,13 +207,18 @@ dinolab_plot_axis_ticks (const DinolabPlotAxis *axis,
           for (e = ceil (e0 / decade_step) * decade_step; e <= e1 && n < (guint) max_ticks;
                e += decade_step)
             ticks[n++] = pow (10.0, e);
-          if (n >= 2)
+          if (n < 2)
             {
-              if (step != NULL)
-                *step = 0.0;
-              return n;
+              /* the step overshot the few decades a short axis has room for:
+               * label the outermost whole decades rather than fall back to
+               * linear values, which crowd together at the top of a log axis */
+              ticks[0] = pow (10.0, e0);
+              ticks[1] = pow (10.0, e1);
+              n = 2;
             }
-          n = 0;
+          if (step != NULL)
+            *step = 0.0;
+          return n;
         }
       /* less than a decade: evenly spaced values, mapped by log10 */
       lo = axis->min;
@@ -225,14 +230,47 @@ dinolab_plot_axis_ticks (const DinolabPlotAxis *axis,
       hi = axis->max;
     }
 
-  lstep = dinolab_plot_axis_nice_step (hi - lo, max_ticks - 1);
-  n = linear_ticks (lo, hi, lstep, ticks, max_ticks);
-  if (n < 2)
-    {
-      /* the nice step skipped over the range: take the next smaller one */
-      lstep = dinolab_plot_axis_nice_step (hi - lo, 2 * max_ticks);
-      n = linear_ticks (lo, hi, lstep, ticks, max_ticks);
-    }
+  /* The largest nice step that still puts two ticks inside the range. The step
+   * asked for max_ticks - 1 intervals can skip over a short axis (0.6..4.4 with
+   * two ticks asks for 5, and no multiple of 5 is inside), so smaller steps are
+   * tried until two fit; a count above max_ticks keeps its ends (never cutting
+   * off the top of the axis). */
+  {
+    double all[4 * DINOLAB_PLOT_AXIS_MAX_TICKS + 4];
+    int k;
+
+    lstep = 1.0;
+    n = 0;
+    for (k = max_ticks - 1; k <= 4 * max_ticks && n < 2; k++)
+      {
+        lstep = dinolab_plot_axis_nice_step (hi - lo, k);
+        n = linear_ticks (lo, hi, lstep, all, G_N_ELEMENTS (all));
+      }
+    if (n > (guint) max_ticks)
+      {
+        /* too many: a coarser nice step (x2 keeps 1 and 5 nice, x5 keeps 2
+         * nice, x10 all) if it still has two inside; else the first ones */
+        static const double strides[] = { 2.0, 5.0, 10.0 };
+        double mantissa = lstep / pow (10.0, floor (log10 (lstep) + 1e-9));
+        guint i;
+        for (i = 0; i < G_N_ELEMENTS (strides); i++)
+          {
+            double coarse = lstep * strides[i];
+            guint m;
+            if (strides[i] == 2.0 && fabs (mantissa - 2.0) < 1e-6)
+              continue;
+            m = linear_ticks (lo, hi, coarse, ticks, max_ticks);
+            if (m >= 2)
+              {
+                if (step != NULL)
+                  *step = coarse;
+                return m;
+              }
+          }
+        n = max_ticks;
+      }
+    memcpy (ticks, all, n * sizeof (double));
+  }
   if (step != NULL)
     *step = lstep;
   return n;

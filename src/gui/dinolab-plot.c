@@ -822,10 +822,12 @@ dinolab_plot_measure (GtkWidget      *widget,
                       int            *minimum_baseline,
                       int            *natural_baseline)
 {
+  /* A modest natural width: plots expand into whatever room they get, and a
+   * flow box puts two side by side only when both fit at their natural size. */
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
     {
       *minimum = 160;
-      *natural = 480;
+      *natural = 240;
     }
   else
     {

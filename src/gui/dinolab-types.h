@@ -12,6 +12,9 @@
 G_BEGIN_DECLS
 
 typedef struct _DinolabApplication DinolabApplication;
+typedef struct _DinolabConfigPage  DinolabConfigPage;
+typedef struct _DinolabSession     DinolabSession;
+typedef struct _DinolabTrainPage   DinolabTrainPage;
 typedef struct _DinolabWindow      DinolabWindow;
 
 G_END_DECLS

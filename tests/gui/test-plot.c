@@ -182,6 +182,9 @@ test_axis_ticks (void)
     assert_ticks (&axis, 6, (double[]) { 0.002, 0.004, 0.006 }, 3);
     dinolab_plot_axis_init (&axis, DINOLAB_PLOT_SCALE_LINEAR, 0, 60000);
     assert_ticks (&axis, 7, (double[]) { 0, 10000, 20000, 30000, 40000, 50000, 60000 }, 7);
+    /* a short axis (two ticks) is labelled to its top, not cut off after 1, 2 */
+    dinolab_plot_axis_init (&axis, DINOLAB_PLOT_SCALE_LINEAR, 0.6, 4.4);
+    assert_ticks (&axis, 2, (double[]) { 2, 4 }, 2);
 
     for (r = 0; r < G_N_ELEMENTS (ranges); r++) {
         double ticks[DINOLAB_PLOT_AXIS_MAX_TICKS], step, mantissa;
@@ -251,6 +254,9 @@ test_axis_log (void)
 
     dinolab_plot_axis_init (&axis, DINOLAB_PLOT_SCALE_LOG, 1e-6, 1e3);
     assert_ticks (&axis, 6, (double[]) { 1e-6, 1e-4, 1e-2, 1, 1e2 }, 5);
+    /* six decades on a short axis: the end decades, not crowded linear values */
+    dinolab_plot_axis_init (&axis, DINOLAB_PLOT_SCALE_LOG, 1e-6, 1);
+    assert_ticks (&axis, 2, (double[]) { 1e-6, 1 }, 2);
 
     /* less than a decade: linear steps, still placed by log10 */
     dinolab_plot_axis_init (&axis, DINOLAB_PLOT_SCALE_LOG, 2.2, 2.9);

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
  * test-window.c: the application shell on a real X server (Xvfb): the main
- * window opens with its header bar, menu and welcome page; app.about opens the
- * About window; win.show-help-overlay the shortcuts window; a resize made from
- * outside (as a window manager would) is saved to GSettings and restored; the
- * German translation is used under LANGUAGE=de; app.quit ends
- * g_application_run(). It does not test the engine.
+ * window opens with its header bar, view switcher, menu and the Train view,
+ * on a temporary run store (DINOLAB_DB); win.show-view switches views and
+ * the last view is saved; win.show-toast shows a toast; app.about opens the
+ * About window; win.show-help-overlay the shortcuts window, which lists the
+ * shortcuts that exist; a resize made from outside (as a window manager
+ * would) is saved to GSettings and restored; the German translation is used
+ * under LANGUAGE=de, Train view included; app.quit ends g_application_run().
+ * It does not train (test-train.c does).
  *
  * Every window that is looked at is also rendered to a PNG in
  * $DINOLAB_SCREENSHOT_DIR (meson: build/tests/gui/screenshots/) for a person to
  * look at, and its pixels are checked: a window that did not draw (one flat
- * colour) or lost its icon (no green of the dinosaur) fails.
+ * colour) or an About window that lost its icon (no green of the dinosaur)
+ * fails.
  *
  * Needs: GSETTINGS_SCHEMA_DIR=build/data, GSETTINGS_BACKEND=memory,
  * GDK_BACKEND=x11, GTK_A11Y=none, DINOLAB_LOCALEDIR=build/po (meson sets them).
@@ -28,10 +32,13 @@
 #include <gdk/x11/gdkx.h>
 
 #include "dinolab-application.h"
+#include "dinolab-session.h"
+#include "dinolab-train-page.h"
 #include "dinolab-window.h"
 
 static DinolabApplication *app;  /* registered once in main(), shared by the tests */
 static char *shot_dir;
+static char *tmpdir;             /* holds the run store */
 
 /* The first window's size, put in GSettings before it opens. It differs from
  * the template's and the schema's 960x640, so seeing it proves the restore. */
@@ -225,44 +232,50 @@ assert_drawn (const ShotStats *stats)
     g_assert_cmpfloat (stats->dominant_share, <, 0.97);
 }
 
-/* Checks the menu model of the primary menu button: @labels in order, each
- * with an action the window or the application really has. */
+/* Checks the menu model of the primary menu button: @labels in order over
+ * its sections, each with an action the window or the application really
+ * has. */
 static void
 assert_primary_menu (DinolabWindow *window, const char * const *labels)
 {
     GtkWidget *button = find_descendant (GTK_WIDGET (window), GTK_TYPE_MENU_BUTTON);
     GMenuModel *menu;
-    GMenuModel *section;
-    int n, i;
+    int n_sections, s, i, k = 0;
 
     g_assert_nonnull (button);
     g_assert_true (gtk_menu_button_get_primary (GTK_MENU_BUTTON (button)));
     menu = gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (button));
     g_assert_nonnull (menu);
-    g_assert_cmpint (g_menu_model_get_n_items (menu), ==, 1);
-    section = g_menu_model_get_item_link (menu, 0, G_MENU_LINK_SECTION);
-    g_assert_nonnull (section);
-    n = g_menu_model_get_n_items (section);
-    g_assert_cmpint (n, ==, (int) g_strv_length ((char **) labels));
-    for (i = 0; i < n; i++) {
-        g_autofree char *label = NULL;
-        g_autofree char *action = NULL;
-        GActionGroup *group = NULL;
+    n_sections = g_menu_model_get_n_items (menu);
+    g_assert_cmpint (n_sections, >=, 1);
+    for (s = 0; s < n_sections; s++) {
+        GMenuModel *section = g_menu_model_get_item_link (menu, s, G_MENU_LINK_SECTION);
+        int n;
 
-        g_assert_true (g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_LABEL, "s", &label));
-        g_assert_true (g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_ACTION, "s", &action));
-        g_assert_cmpstr (label, ==, labels[i]);
-        /* no dead items: every action exists and is enabled */
-        if (g_str_has_prefix (action, "app."))
-            group = G_ACTION_GROUP (app);
-        else if (g_str_has_prefix (action, "win."))
-            group = G_ACTION_GROUP (window);
-        else
-            g_assert_not_reached ();
-        g_assert_true (g_action_group_has_action (group, action + 4));
-        g_assert_true (g_action_group_get_action_enabled (group, action + 4));
+        g_assert_nonnull (section);
+        n = g_menu_model_get_n_items (section);
+        for (i = 0; i < n; i++, k++) {
+            g_autofree char *label = NULL;
+            g_autofree char *action = NULL;
+            GActionGroup *group = NULL;
+
+            g_assert_nonnull (labels[k]);
+            g_assert_true (g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_LABEL, "s", &label));
+            g_assert_true (g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_ACTION, "s", &action));
+            g_assert_cmpstr (label, ==, labels[k]);
+            /* no dead items: every action exists and is enabled */
+            if (g_str_has_prefix (action, "app."))
+                group = G_ACTION_GROUP (app);
+            else if (g_str_has_prefix (action, "win."))
+                group = G_ACTION_GROUP (window);
+            else
+                g_assert_not_reached ();
+            g_assert_true (g_action_group_has_action (group, action + 4));
+            g_assert_true (g_action_group_get_action_enabled (group, action + 4));
+        }
+        g_object_unref (section);
     }
-    g_object_unref (section);
+    g_assert_null (labels[k]);
 }
 
 // ---- the tests -------------------------------------------------------------------
@@ -272,13 +285,17 @@ test_window_opens (void)
 {
     DinolabWindow *window;
     GtkWidget *header;
-    GtkWidget *status;
+    GtkWidget *switcher;
+    GtkWidget *stack;
+    GtkWidget *page;
     GtkWidget *menu_button;
     GtkWidget *popover;
     GtkIconTheme *theme;
     ShotStats stats;
     int width, height;
-    static const char * const labels[] = { "_Keyboard Shortcuts", "_About Dinolab", NULL };
+    static const char * const labels[] = {
+        "_Open Database…", "_Preferences", "_Keyboard Shortcuts", "_About Dinolab", NULL
+    };
 
     g_application_activate (G_APPLICATION (app));
     window = find_main_window ();
@@ -301,28 +318,44 @@ test_window_opens (void)
     g_assert_nonnull (find_label (header, "Dinolab"));  /* the title is shown */
     assert_primary_menu (window, labels);
 
-    status = find_descendant (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE);
-    g_assert_nonnull (status);
-    g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (status)), ==, "Dinolab");
-    g_assert_cmpstr (adw_status_page_get_description (ADW_STATUS_PAGE (status)), ==,
-                     "Self-supervised vision transformers, trained on your computer.");
-    g_assert_cmpstr (adw_status_page_get_icon_name (ADW_STATUS_PAGE (status)), ==, DINOLAB_ICON_NAME);
-    /* found in the GResource's icons/, so it shows without installing */
+    /* the view switcher in the header bar, over the view stack; the Train
+     * view is shown, with the application's store */
+    switcher = find_descendant (header, ADW_TYPE_VIEW_SWITCHER_TITLE);
+    g_assert_nonnull (switcher);
+    stack = find_descendant (GTK_WIDGET (window), ADW_TYPE_VIEW_STACK);
+    g_assert_nonnull (stack);
+    g_assert_true (adw_view_switcher_title_get_stack (ADW_VIEW_SWITCHER_TITLE (switcher))
+                   == ADW_VIEW_STACK (stack));
+    g_assert_nonnull (find_descendant (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR));
+    page = adw_view_stack_get_child_by_name (ADW_VIEW_STACK (stack), "train");
+    g_assert_nonnull (page);
+    g_assert_true (page == GTK_WIDGET (dinolab_window_get_train_page (window)));
+    g_assert_cmpstr (adw_view_stack_get_visible_child_name (ADW_VIEW_STACK (stack)), ==, "train");
+    g_assert_cmpstr (adw_view_stack_page_get_title (adw_view_stack_get_page (ADW_VIEW_STACK (stack), page)),
+                     ==, "Train");
+    g_assert_true (gtk_widget_get_mapped (page));
+    /* the store opened: no error page */
+    g_assert_false (gtk_widget_get_mapped (find_descendant (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE)));
+    g_assert_nonnull (dinolab_application_get_store (app));
+    g_assert_nonnull (dinolab_train_page_get_session (dinolab_window_get_train_page (window)));
+    g_assert_nonnull (find_label (page, "Teacher Entropy and KL"));
+    /* the icons are found in the GResource's icons/, so they show uninstalled */
     theme = gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (window)));
     g_assert_true (gtk_icon_theme_has_icon (theme, DINOLAB_ICON_NAME));
     g_assert_true (gtk_icon_theme_has_icon (theme, DINOLAB_ICON_NAME "-symbolic"));
 
     take_screenshot (GTK_WIDGET (window), "main-window", &stats);
     assert_drawn (&stats);
-    g_assert_cmpuint (stats.n_green, >, 2000);  /* the 128 px icon on the welcome page */
 
-    /* the primary menu opens and shows its two items */
+    /* the primary menu opens and shows its items */
     menu_button = find_descendant (header, GTK_TYPE_MENU_BUTTON);
     gtk_menu_button_popup (GTK_MENU_BUTTON (menu_button));
     popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (menu_button)));
     g_assert_nonnull (popover);
     WAIT_UNTIL (gtk_widget_get_mapped (popover), 5000);
     g_assert_true (gtk_widget_get_mapped (popover));
+    g_assert_nonnull (find_label (popover, "Open Database…"));
+    g_assert_nonnull (find_label (popover, "Preferences"));
     g_assert_nonnull (find_label (popover, "Keyboard Shortcuts"));
     g_assert_nonnull (find_label (popover, "About Dinolab"));
     take_screenshot (popover, "primary-menu", &stats);
@@ -330,6 +363,38 @@ test_window_opens (void)
     gtk_menu_button_popdown (GTK_MENU_BUTTON (menu_button));
     WAIT_UNTIL (!gtk_widget_get_mapped (popover), 5000);
     g_assert_false (gtk_widget_get_mapped (popover));
+}
+
+/* win.show-view switches views (unknown names are ignored until the
+ * Attention and Runs views exist) and the last view is saved; win.show-toast
+ * shows its message. */
+static void
+test_window_views (void)
+{
+    g_autoptr(GSettings) settings = g_settings_new (DINOLAB_SETTINGS_SCHEMA_ID);
+    DinolabWindow *window = find_main_window ();
+    GtkWidget *stack;
+    const char *views[] = { "attention", "runs" };
+    guint i;
+
+    g_assert_nonnull (window);
+    stack = find_descendant (GTK_WIDGET (window), ADW_TYPE_VIEW_STACK);
+    for (i = 0; i < G_N_ELEMENTS (views); i++) {
+        gboolean exists = adw_view_stack_get_child_by_name (ADW_VIEW_STACK (stack), views[i]) != NULL;
+        g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-view", "s", views[i]));
+        g_assert_cmpstr (adw_view_stack_get_visible_child_name (ADW_VIEW_STACK (stack)), ==,
+                         exists ? views[i] : "train");
+        if (exists)
+            g_assert_cmpstr (g_settings_get_string (settings, "last-view"), ==, views[i]);
+    }
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-view", "s", "train"));
+    g_assert_cmpstr (adw_view_stack_get_visible_child_name (ADW_VIEW_STACK (stack)), ==, "train");
+    g_assert_cmpstr (g_settings_get_string (settings, "last-view"), ==, "train");
+
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-toast", "s",
+                                               "A toast <with> & markup characters"));
+    WAIT_UNTIL (find_label (GTK_WIDGET (window), "A toast <with> & markup characters") != NULL, 2000);
+    g_assert_nonnull (find_label (GTK_WIDGET (window), "A toast <with> & markup characters"));
 }
 
 static void
@@ -394,6 +459,9 @@ test_window_shortcuts (void)
     g_assert_true (g_strv_contains ((const char * const *) help_accels, "<Control>question"));
     actions = gtk_application_get_actions_for_accel (GTK_APPLICATION (app), "<Control>q");
     g_assert_true (g_strv_contains ((const char * const *) actions, "app.quit"));
+    g_strfreev (actions);
+    actions = gtk_application_get_actions_for_accel (GTK_APPLICATION (app), "<Control>comma");
+    g_assert_true (g_strv_contains ((const char * const *) actions, "app.preferences"));
 
     g_action_group_activate_action (G_ACTION_GROUP (window), "show-help-overlay", NULL);
     WAIT_UNTIL (toplevel_is_mapped (GTK_TYPE_SHORTCUTS_WINDOW), 5000);
@@ -401,6 +469,11 @@ test_window_shortcuts (void)
     g_assert_nonnull (shortcuts);
     g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (shortcuts)));
     g_assert_nonnull (find_label (GTK_WIDGET (shortcuts), "Quit"));
+    g_assert_nonnull (find_label (GTK_WIDGET (shortcuts), "Preferences"));
+    g_assert_nonnull (find_label (GTK_WIDGET (shortcuts), "Start a Run"));
+    g_assert_nonnull (find_label (GTK_WIDGET (shortcuts), "Pause or Resume the Run"));
+    g_assert_nonnull (find_label (GTK_WIDGET (shortcuts), "Stop the Run"));
+    g_assert_nonnull (find_label (GTK_WIDGET (shortcuts), "Train"));
 
     take_screenshot (GTK_WIDGET (shortcuts), "shortcuts-window", &stats);
     assert_drawn (&stats);
@@ -476,10 +549,13 @@ test_window_translation (void)
 {
     const char *messages_locale = setlocale (LC_MESSAGES, NULL);
     GtkWidget *window;
-    GtkWidget *status;
     GtkWidget *header;
+    GtkWidget *train;
+    GtkWidget *stack;
     ShotStats stats;
-    static const char * const labels[] = { "_Tastenkürzel", "_Info zu Dinolab", NULL };
+    static const char * const labels[] = {
+        "Datenbank _öffnen…", "_Einstellungen", "_Tastenkürzel", "_Info zu Dinolab", NULL
+    };
 
     if (g_strcmp0 (messages_locale, "C") == 0 || g_strcmp0 (messages_locale, "POSIX") == 0) {
         g_test_fail_printf ("LC_MESSAGES is %s, which ignores LANGUAGE: run with LANG=C.UTF-8",
@@ -502,11 +578,18 @@ test_window_translation (void)
     g_assert_nonnull (find_label (header, "Dinolab"));
     g_assert_cmpstr (gtk_widget_get_tooltip_text (find_descendant (header, GTK_TYPE_MENU_BUTTON)),
                      ==, "Hauptmenü");
-    status = find_descendant (window, ADW_TYPE_STATUS_PAGE);
-    g_assert_cmpstr (adw_status_page_get_description (ADW_STATUS_PAGE (status)), ==,
-                     "Selbstüberwachte Vision-Transformer, auf Ihrem Rechner trainiert.");
+    /* the Train view: its title in the switcher, its buttons and plots */
+    train = GTK_WIDGET (dinolab_window_get_train_page (DINOLAB_WINDOW (window)));
+    stack = find_descendant (window, ADW_TYPE_VIEW_STACK);
+    g_assert_cmpstr (adw_view_stack_page_get_title (adw_view_stack_get_page (ADW_VIEW_STACK (stack), train)),
+                     ==, "Training");
+    g_assert_nonnull (find_label (train, "Starten"));
+    g_assert_nonnull (find_label (train, "Anhalten"));
+    g_assert_nonnull (find_label (train, "Lehrer-Entropie und KL"));
+    g_assert_nonnull (find_label (train, "Verlust"));
     assert_primary_menu (DINOLAB_WINDOW (window), labels);
 
+    WAIT_UNTIL (FALSE, 500);  /* the header's title/switcher cross-fade settles */
     take_screenshot (window, "main-window-de", &stats);
     assert_drawn (&stats);
 
@@ -569,6 +652,8 @@ main (int argc, char **argv)
     const char *localedir = g_getenv ("DINOLAB_LOCALEDIR");
     g_autoptr(GError) error = NULL;
     g_autoptr(GSettings) settings = NULL;
+    g_autofree char *db = NULL;
+    g_autofree char *command = NULL;
     const char *locale;
     int ret;
 
@@ -589,6 +674,12 @@ main (int argc, char **argv)
         shot_dir = g_build_filename (g_get_current_dir (), "screenshots", NULL);
     g_assert_cmpint (g_mkdir_with_parents (shot_dir, 0755), ==, 0);
 
+    /* a temporary run store, never the user's */
+    tmpdir = g_dir_make_tmp ("dinolab-test-window-XXXXXX", &error);
+    g_assert_no_error (error);
+    db = g_build_filename (tmpdir, "runs.db", NULL);
+    g_setenv ("DINOLAB_DB", db, TRUE);
+
     /* Not unique: a Dinolab already running on the developer's session bus
      * must not receive the test's windows. */
     app = dinolab_application_new ();
@@ -601,6 +692,7 @@ main (int argc, char **argv)
     g_settings_set_int (settings, "window-height", FIRST_HEIGHT);
 
     g_test_add_func ("/gui/window/opens", test_window_opens);
+    g_test_add_func ("/gui/window/views", test_window_views);
     g_test_add_func ("/gui/window/about", test_window_about);
     g_test_add_func ("/gui/window/shortcuts", test_window_shortcuts);
     g_test_add_func ("/gui/window/size-saved", test_window_size_saved);
@@ -609,6 +701,9 @@ main (int argc, char **argv)
 
     ret = g_test_run ();
     g_object_unref (app);
+    command = g_strdup_printf ("rm -rf '%s'", tmpdir);
+    g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL));
+    g_free (tmpdir);
     g_free (shot_dir);
     return ret;
 }

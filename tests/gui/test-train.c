@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * test-train.c: the Train view of the real application window on an X server
+ * (Xvfb), with a temporary run database (DINOLAB_DB) and a tiny npy dataset
+ * the test writes (3 classes of noisy 12x12 stripes, as tests/test-trainer.c).
+ * The form gets the "default" preset, shrunk to a tiny model with
+ * dinolab_config_page_set_value() as a user would type it; an invalid entry
+ * (patch_size 5) is refused with the engine's message and disables Start;
+ * then a run starts, points reach the plots, it pauses (no new points),
+ * resumes, stops; the store holds the run, stopped, with its metrics. Then
+ * the stopped run is resumed through dinolab_train_page_resume_run() (stored
+ * curves first, then live) and stopped again; and a run without centering at
+ * a high learning rate collapses: a toast and a marker in the store. Each
+ * state is saved as a screenshot in $DINOLAB_SCREENSHOT_DIR.
+ *
+ * Needs what meson's gui_test_env sets (GSETTINGS_SCHEMA_DIR, memory backend,
+ * GDK_BACKEND=x11, GTK_A11Y=none).
+ */
+#define G_LOG_DOMAIN "test-train"
+
+#include "config.h"
+
+#include <locale.h>
+#include <math.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <adwaita.h>
+
+#include "dinolab/io.h"
+#include "dinolab/store.h"
+#include "dinolab/trainer.h"
+
+#include "dinolab-application.h"
+#include "dinolab-config-page.h"
+#include "dinolab-plot.h"
+#include "dinolab-session.h"
+#include "dinolab-train-page.h"
+#include "dinolab-window.h"
+
+static DinolabApplication *app;
+static char *shot_dir;
+static char *tmpdir;
+static char *dataset_spec;   /* "npy:<tmpdir>/data/train_images.npy" */
+static char *first_uuid;     /* the run of /gui/train/run, resumed later */
+
+// ---- waiting on the main loop ------------------------------------------------
+
+static gboolean timed_out;
+
+static gboolean
+on_timeout (gpointer data G_GNUC_UNUSED)
+{
+    timed_out = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+/* Spins the main loop until @cond holds or @ms milliseconds have passed. */
+#define WAIT_UNTIL(cond, ms) G_STMT_START {                       \
+        guint wait_id_;                                           \
+        timed_out = FALSE;                                        \
+        wait_id_ = g_timeout_add ((ms), on_timeout, NULL);        \
+        while (!(cond) && !timed_out)                             \
+            g_main_context_iteration (NULL, TRUE);                \
+        if (!timed_out)                                           \
+            g_source_remove (wait_id_);                           \
+    } G_STMT_END
+
+/* Spins the main loop for @ms milliseconds. */
+static void
+spin (guint ms)
+{
+    WAIT_UNTIL (FALSE, ms);
+}
+
+// ---- finding widgets -------------------------------------------------------------
+
+/* All descendants of @root of @type, depth-first. */
+static void
+collect_descendants (GtkWidget *root, GType type, GPtrArray *out)
+{
+    GtkWidget *child;
+
+    if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+        g_ptr_array_add (out, root);
+    for (child = gtk_widget_get_first_child (root); child != NULL;
+         child = gtk_widget_get_next_sibling (child))
+        collect_descendants (child, type, out);
+}
+
+/* The first label under @root whose text contains @text. */
+static GtkWidget *
+find_label_containing (GtkWidget *root, const char *text)
+{
+    GtkWidget *child;
+
+    if (GTK_IS_LABEL (root) && strstr (gtk_label_get_text (GTK_LABEL (root)), text) != NULL)
+        return root;
+    for (child = gtk_widget_get_first_child (root); child != NULL;
+         child = gtk_widget_get_next_sibling (child)) {
+        GtkWidget *found = find_label_containing (child, text);
+        if (found != NULL)
+            return found;
+    }
+    return NULL;
+}
+
+/* The button under @root whose action is @action. */
+static GtkWidget *
+find_action_button (GtkWidget *root, const char *action)
+{
+    GtkWidget *child;
+
+    if (GTK_IS_BUTTON (root)
+        && g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (root)), action) == 0)
+        return root;
+    for (child = gtk_widget_get_first_child (root); child != NULL;
+         child = gtk_widget_get_next_sibling (child)) {
+        GtkWidget *found = find_action_button (child, action);
+        if (found != NULL)
+            return found;
+    }
+    return NULL;
+}
+
+static DinolabWindow *
+find_main_window (void)
+{
+    GList *l;
+
+    for (l = gtk_application_get_windows (GTK_APPLICATION (app)); l != NULL; l = l->next)
+        if (DINOLAB_IS_WINDOW (l->data))
+            return l->data;
+    return NULL;
+}
+
+// ---- screenshots ---------------------------------------------------------------
+
+static GdkTexture *
+render_widget (GtkWidget *widget)
+{
+    int w = gtk_widget_get_width (widget);
+    int h = gtk_widget_get_height (widget);
+    GdkPaintable *paintable;
+    GtkSnapshot *snapshot;
+    GskRenderNode *node;
+    GdkTexture *texture;
+
+    if (w <= 0 || h <= 0)
+        return NULL;
+    paintable = gtk_widget_paintable_new (widget);
+    snapshot = gtk_snapshot_new ();
+    gdk_paintable_snapshot (paintable, snapshot, w, h);
+    node = gtk_snapshot_free_to_node (snapshot);
+    g_object_unref (paintable);
+    if (node == NULL)
+        return NULL;
+    texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
+                                           node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+    gsk_render_node_unref (node);
+    return texture;
+}
+
+/* Saves @widget as <shot_dir>/train-<name>.png; returns its number of
+ * distinct colours (4 bits a channel), > 8 for anything drawn. */
+static guint
+take_screenshot (GtkWidget *widget, const char *name)
+{
+    g_autoptr(GdkTexture) texture = NULL;
+    g_autofree char *path = g_strdup_printf ("%s/train-%s.png", shot_dir, name);
+    g_autofree guchar *pixels = NULL;
+    g_autofree guint *histogram = g_new0 (guint, 4096);
+    gsize stride;
+    guint n_colours = 0;
+    int x, y, w, h, i;
+
+    gtk_test_widget_wait_for_draw (widget);
+    texture = render_widget (widget);
+    g_assert_nonnull (texture);
+    g_assert_true (gdk_texture_save_to_png (texture, path));
+    g_test_message ("screenshot: %s", path);
+    w = gdk_texture_get_width (texture);
+    h = gdk_texture_get_height (texture);
+    stride = (gsize) w * 4;
+    pixels = g_malloc (stride * h);
+    gdk_texture_download (texture, pixels, stride);
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) {
+            const guchar *p = pixels + y * stride + 4 * x;
+            histogram[((p[2] >> 4) << 8) | ((p[1] >> 4) << 4) | (p[0] >> 4)]++;
+        }
+    for (i = 0; i < 4096; i++)
+        n_colours += histogram[i] > 0;
+    return n_colours;
+}
+
+// ---- fixtures --------------------------------------------------------------------
+
+/* @n images 12x12 (u8) and labels of 3 classes, as tests/test-trainer.c. */
+static void
+write_split (const char *dir, const char *split, int n, guint32 seed)
+{
+    int64_t shape[3] = { n, 12, 12 }, lshape[1] = { n };
+    DinolabArray *img = dinolab_array_new (DINOLAB_DTYPE_U8, 3, shape);
+    DinolabArray *lab = dinolab_array_new (DINOLAB_DTYPE_U8, 1, lshape);
+    g_autofree char *pi = g_strdup_printf ("%s/%s_images.npy", dir, split);
+    g_autofree char *pl = g_strdup_printf ("%s/%s_labels.npy", dir, split);
+    GRand *r = g_rand_new_with_seed (seed);
+    guint8 *px = img->data;
+    g_autoptr(GError) error = NULL;
+    int i, x, y;
+
+    for (i = 0; i < n; i++) {
+        int c = i % 3;
+        ((guint8 *) lab->data)[i] = (guint8) c;
+        for (y = 0; y < 12; y++)
+            for (x = 0; x < 12; x++) {
+                int v = g_rand_int_range (r, 0, 61);
+                if ((c == 0 && x < 6) || (c == 1 && y < 6) || (c == 2 && (x + y) % 4 < 2))
+                    v += 150;
+                px[(i * 12 + y) * 12 + x] = (guint8) MIN (v, 255);
+            }
+    }
+    g_rand_free (r);
+    g_assert_true (dinolab_npy_write (pi, img, &error));
+    g_assert_true (dinolab_npy_write (pl, lab, &error));
+    dinolab_array_free (img);
+    dinolab_array_free (lab);
+}
+
+// ---- helpers -------------------------------------------------------------------
+
+static DinolabTrainPage *
+open_train_page (void)
+{
+    DinolabWindow *window;
+
+    g_application_activate (G_APPLICATION (app));
+    window = find_main_window ();
+    g_assert_nonnull (window);
+    WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 5000);
+    g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (window)));
+    g_action_group_activate_action (G_ACTION_GROUP (window), "show-view",
+                                    g_variant_new_string ("train"));
+    return dinolab_window_get_train_page (window);
+}
+
+/* Types @sets ("key", "value", ..., NULL) into the form; each must be accepted. */
+static void
+set_values (DinolabConfigPage *config, const char *const *sets)
+{
+    for (; sets[0] != NULL; sets += 2) {
+        if (!dinolab_config_page_set_value (config, sets[0], sets[1]))
+            g_error ("%s=%s refused: %s", sets[0], sets[1],
+                     dinolab_config_page_get_message (config, sets[0]));
+    }
+}
+
+/* The default preset made tiny: 1 block 32 wide, K = 64, 16 images a step,
+ * 300 images (18 steps an epoch), many epochs (the test stops it). */
+static void
+tiny_form (DinolabConfigPage *config, const char *epochs)
+{
+    const char *const sets[] = {
+        "depth", "1", "embed_dim", "32", "num_heads", "2", "out_dim", "64",
+        "head_hidden_dim", "32", "bottleneck_dim", "16", "batch_size_per_gpu", "16",
+        "local_crops_number", "2", "img_size", "12", "global_crop_size", "12",
+        "local_crop_size", "8", "patch_size", "4", "in_chans", "1",
+        "epochs", epochs, "warmup_epochs", "1", "eval_every", "1", "checkpoint_every", "1000",
+        "threads", "1", "dataset", dataset_spec, NULL
+    };
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (dinolab_config_page_load_preset (config, "default", &error));
+    g_assert_no_error (error);
+    set_values (config, sets);
+}
+
+static DinolabPlotSeries *
+plot_series (DinolabTrainPage *page, guint plot_index, guint series_index)
+{
+    g_autoptr(GPtrArray) plots = g_ptr_array_new ();
+    DinolabPlot *plot;
+
+    collect_descendants (GTK_WIDGET (page), DINOLAB_TYPE_PLOT, plots);
+    g_assert_cmpuint (plots->len, ==, 4);
+    plot = g_ptr_array_index (plots, plot_index);
+    g_assert_cmpuint (dinolab_plot_get_n_series (plot), >, series_index);
+    return dinolab_plot_get_series (plot, series_index);
+}
+
+static guint
+plot_points (DinolabTrainPage *page, guint plot_index, guint series_index)
+{
+    return dinolab_plot_series_get_n_points (plot_series (page, plot_index, series_index));
+}
+
+static gboolean
+action_enabled (DinolabTrainPage *page, const char *action)
+{
+    GtkWidget *button = find_action_button (GTK_WIDGET (page), action);
+
+    g_assert_nonnull (button);
+    return gtk_widget_get_sensitive (button);
+}
+
+static DinolabTrainerStatus
+session_status (DinolabTrainPage *page)
+{
+    return dinolab_session_get_status (dinolab_train_page_get_session (page));
+}
+
+static gboolean
+session_active (DinolabTrainPage *page)
+{
+    return dinolab_session_get_active (dinolab_train_page_get_session (page));
+}
+
+// ---- the tests -------------------------------------------------------------------
+
+static void
+test_train_run (void)
+{
+    DinolabTrainPage *page = open_train_page ();
+    DinolabConfigPage *config = dinolab_train_page_get_config_page (page);
+    DinolabWindow *window = find_main_window ();
+    DinolabSession *session = dinolab_train_page_get_session (page);
+    DinolabStore *store = dinolab_application_get_store (app);
+    g_autoptr(DinolabRunInfo) info = NULL;
+    g_autoptr(DinolabMetricSeries) loss = NULL;
+    g_autoptr(DinolabMetricSeries) knn = NULL;
+    g_autoptr(GError) error = NULL;
+    const char *message;
+    guint n, n_paused;
+    gint64 t0;
+
+    g_assert_nonnull (store);
+    g_assert_nonnull (session);
+    tiny_form (config, "500");
+    g_assert_true (dinolab_config_page_get_valid (config));
+    WAIT_UNTIL (action_enabled (page, "train.start"), 2000);
+    g_assert_true (action_enabled (page, "train.start"));
+    g_assert_false (action_enabled (page, "train.pause"));
+    g_assert_false (action_enabled (page, "train.stop"));
+    g_assert_cmpint (take_screenshot (GTK_WIDGET (window), "ready"), >, 8);
+
+    /* an invalid entry: refused with the engine's message, Start disabled */
+    g_assert_false (dinolab_config_page_set_value (config, "patch_size", "5"));
+    message = dinolab_config_page_get_message (config, "patch_size");
+    g_assert_nonnull (message);
+    g_test_message ("patch_size=5: %s", message);
+    g_assert_nonnull (strstr (message, "patch_size"));
+    g_assert_false (dinolab_config_page_get_valid (config));
+    WAIT_UNTIL (!action_enabled (page, "train.start"), 2000);
+    g_assert_false (action_enabled (page, "train.start"));
+    take_screenshot (GTK_WIDGET (window), "invalid");
+
+    g_assert_true (dinolab_config_page_set_value (config, "patch_size", "4"));
+    g_assert_null (dinolab_config_page_get_message (config, "patch_size"));
+    g_assert_true (dinolab_config_page_get_valid (config));
+    WAIT_UNTIL (action_enabled (page, "train.start"), 2000);
+    g_assert_true (action_enabled (page, "train.start"));
+
+    /* start: points on the plots */
+    t0 = g_get_monotonic_time ();
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.start", NULL));
+    g_assert_true (session_active (page));
+    g_assert_false (action_enabled (page, "train.start"));
+    WAIT_UNTIL (plot_points (page, 0, 0) >= 40 && plot_points (page, 2, 0) >= 1, 60000);
+    g_assert_cmpuint (plot_points (page, 0, 0), >=, 40);   /* entropy */
+    g_assert_cmpuint (plot_points (page, 0, 1), >=, 40);   /* KL */
+    g_assert_cmpuint (plot_points (page, 1, 0), >=, 40);   /* loss */
+    g_assert_cmpuint (plot_points (page, 2, 0), >=, 1);    /* k-NN top-1 */
+    g_assert_cmpuint (plot_points (page, 3, 0), >=, 40);   /* lr */
+    g_test_message ("%u steps in %.2f s (%.0f images/s)", plot_points (page, 1, 0),
+                    (g_get_monotonic_time () - t0) / 1e6,
+                    dinolab_session_get_images_per_second (session));
+    g_assert_nonnull (dinolab_session_get_run_uuid (session));
+    first_uuid = g_strdup (dinolab_session_get_run_uuid (session));
+    g_assert_cmpint (dinolab_session_get_total_steps (session), ==, 500 * 18);
+    g_assert_true (action_enabled (page, "train.pause"));
+    g_assert_true (action_enabled (page, "train.stop"));
+    g_assert_cmpint (take_screenshot (GTK_WIDGET (window), "running"), >, 30);
+
+    /* pause: status paused, then no new points */
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.pause", NULL));
+    WAIT_UNTIL (session_status (page) == DINOLAB_TRAINER_STATUS_PAUSED, 10000);
+    g_assert_cmpint (session_status (page), ==, DINOLAB_TRAINER_STATUS_PAUSED);
+    spin (200);
+    n_paused = plot_points (page, 1, 0);
+    spin (1000);
+    g_assert_cmpuint (plot_points (page, 1, 0), ==, n_paused);
+    g_assert_nonnull (find_label_containing (GTK_WIDGET (page), "Paused"));
+    take_screenshot (GTK_WIDGET (window), "paused");
+
+    /* resume */
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.pause", NULL));
+    WAIT_UNTIL (plot_points (page, 1, 0) > n_paused + 10, 20000);
+    g_assert_cmpuint (plot_points (page, 1, 0), >, n_paused + 10);
+    g_assert_cmpint (session_status (page), ==, DINOLAB_TRAINER_STATUS_RUNNING);
+
+    /* stop: status stopped, the run in the store with its metrics */
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.stop", NULL));
+    WAIT_UNTIL (!session_active (page), 30000);
+    g_assert_false (session_active (page));
+    g_assert_cmpint (session_status (page), ==, DINOLAB_TRAINER_STATUS_STOPPED);
+    g_assert_true (action_enabled (page, "train.start"));
+    g_assert_false (action_enabled (page, "train.stop"));
+    n = plot_points (page, 1, 0);
+    take_screenshot (GTK_WIDGET (window), "stopped");
+
+    info = dinolab_store_get_run (store, first_uuid, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (info);
+    g_assert_cmpint (info->status, ==, DINOLAB_RUN_STATUS_STOPPED);
+    loss = dinolab_store_read_series (store, first_uuid, "loss", -1, &error);
+    g_assert_no_error (error);
+    g_test_message ("stored %" G_GSIZE_FORMAT " loss points, plotted %u", loss->n, n);
+    g_assert_cmpuint (loss->n, ==, n);   /* every step reached the plot, once */
+    /* the last plotted loss is the stored one */
+    g_assert_cmpfloat (fabs (loss->value[loss->n - 1]
+                             - dinolab_plot_series_get_y (plot_series (page, 1, 0))[n - 1]), <, 1e-9);
+    knn = dinolab_store_read_series (store, first_uuid, DINOLAB_METRIC_KNN_TOP1, -1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (knn->n, ==, plot_points (page, 2, 0));
+}
+
+/* The stopped run again: its stored curves come back first (up to its
+ * checkpoint), then it goes on live from there. */
+static void
+test_train_resume (void)
+{
+    DinolabTrainPage *page = open_train_page ();
+    DinolabStore *store = dinolab_application_get_store (app);
+    g_autoptr(DinolabCheckpointInfo) ckpt = NULL;
+    g_autoptr(DinolabRunInfo) info = NULL;
+    g_autoptr(GError) error = NULL;
+    const double *x;
+    guint n;
+
+    if (first_uuid == NULL) {
+        g_test_skip ("no run to resume");
+        return;
+    }
+    ckpt = dinolab_store_get_latest_checkpoint (store, first_uuid, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (ckpt);
+    dinolab_train_page_resume_run (page, first_uuid);
+    WAIT_UNTIL (session_active (page), 10000);
+    g_assert_true (session_active (page));
+    g_assert_cmpstr (dinolab_session_get_run_uuid (dinolab_train_page_get_session (page)), ==, first_uuid);
+    n = plot_points (page, 1, 0);
+    g_assert_cmpuint (n, ==, (guint) ckpt->step);   /* steps 0 .. S-1 from the store */
+    WAIT_UNTIL (plot_points (page, 1, 0) > n + 20, 30000);
+    g_assert_cmpuint (plot_points (page, 1, 0), >, n + 20);
+    /* live points continue the stored ones: x never goes back */
+    x = dinolab_plot_series_get_x (plot_series (page, 1, 0), DINOLAB_PLOT_X_STEP);
+    g_assert_cmpfloat (x[n], ==, (double) ckpt->step);
+    g_assert_cmpfloat (x[n - 1], ==, (double) ckpt->step - 1);
+    take_screenshot (gtk_widget_get_ancestor (GTK_WIDGET (page), GTK_TYPE_WINDOW), "resumed");
+
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.stop", NULL));
+    WAIT_UNTIL (!session_active (page), 30000);
+    g_assert_cmpint (session_status (page), ==, DINOLAB_TRAINER_STATUS_STOPPED);
+    info = dinolab_store_get_run (store, first_uuid, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (info->status, ==, DINOLAB_RUN_STATUS_STOPPED);
+}
+
+static int n_warnings;
+static char *warning_message;
+
+static void
+on_warning (DinolabSession *session G_GNUC_UNUSED, int mode, const char *message,
+            gint64 step, double epoch G_GNUC_UNUSED, double wall G_GNUC_UNUSED,
+            gpointer data G_GNUC_UNUSED)
+{
+    g_test_message ("warning %d at step %" G_GINT64_FORMAT ": %s", mode, step, message);
+    if (mode == DINOLAB_TRAINER_WARNING_COLLAPSE_ONE_HOT
+        || mode == DINOLAB_TRAINER_WARNING_COLLAPSE_UNIFORM) {
+        n_warnings++;
+        g_free (warning_message);
+        warning_message = g_strdup (message);
+    }
+}
+
+/* The paper's sharpening-only ablation (no centering) at a high lr collapses
+ * within the trainer's first 100-step window: a toast and a marker. */
+static void
+test_train_collapse (void)
+{
+    DinolabTrainPage *page = open_train_page ();
+    DinolabConfigPage *config = dinolab_train_page_get_config_page (page);
+    DinolabSession *session = dinolab_train_page_get_session (page);
+    DinolabStore *store = dinolab_application_get_store (app);
+    g_autoptr(GPtrArray) markers = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uuid = NULL;
+    GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (page), GTK_TYPE_WINDOW);
+    gulong id;
+
+    tiny_form (config, "500");
+    set_values (config, (const char *const[]) { "use_centering", "false", "lr", "0.05", NULL });
+    g_assert_true (dinolab_config_page_get_valid (config));
+    id = g_signal_connect (session, "warning", G_CALLBACK (on_warning), NULL);
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.start", NULL));
+    WAIT_UNTIL (n_warnings > 0 || !session_active (page), 90000);
+    g_assert_cmpint (n_warnings, ==, 1);
+    uuid = g_strdup (dinolab_session_get_run_uuid (session));
+    /* the toast shows the engine's message */
+    WAIT_UNTIL (find_label_containing (window, warning_message) != NULL, 2000);
+    g_assert_nonnull (find_label_containing (window, warning_message));
+    spin (800);   /* the toast before it slides away */
+    take_screenshot (window, "collapse");
+
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.stop", NULL));
+    WAIT_UNTIL (!session_active (page), 30000);
+    g_assert_false (session_active (page));
+    g_signal_handler_disconnect (session, id);
+    markers = dinolab_store_list_markers (store, uuid, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (markers->len, >=, 1);
+    g_assert_cmpstr (((DinolabMarker *) markers->pdata[0])->kind, ==, "collapse");
+}
+
+/* Closing the window while a run trains stops the run first (status stopped,
+ * with a checkpoint) and closes the window once it has ended. */
+static void
+test_train_close_while_training (void)
+{
+    DinolabTrainPage *page = open_train_page ();
+    DinolabConfigPage *config = dinolab_train_page_get_config_page (page);
+    DinolabSession *session = g_object_ref (dinolab_train_page_get_session (page));
+    DinolabWindow *window = find_main_window ();
+    DinolabStore *store = dinolab_application_get_store (app);
+    g_autoptr(DinolabRunInfo) info = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uuid = NULL;
+
+    tiny_form (config, "500");
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.start", NULL));
+    WAIT_UNTIL (dinolab_session_get_step (session) >= 5, 60000);
+    uuid = g_strdup (dinolab_session_get_run_uuid (session));
+    g_assert_nonnull (uuid);
+    gtk_window_close (GTK_WINDOW (window));
+    g_assert_true (find_main_window () == window);   /* still there while stopping */
+    WAIT_UNTIL (find_main_window () == NULL, 30000);
+    g_assert_null (find_main_window ());
+    g_assert_cmpint (dinolab_session_get_status (session), ==, DINOLAB_TRAINER_STATUS_STOPPED);
+    g_object_unref (session);
+    info = dinolab_store_get_run (store, uuid, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (info->status, ==, DINOLAB_RUN_STATUS_STOPPED);
+}
+
+int
+main (int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *db = NULL;
+    g_autofree char *data = NULL;
+    const char *localedir = g_getenv ("DINOLAB_LOCALEDIR");
+    int ret;
+
+    setlocale (LC_ALL, "C.UTF-8");
+    g_unsetenv ("LANGUAGE");
+    bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
+    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+    textdomain (GETTEXT_PACKAGE);
+    gtk_test_init (&argc, &argv, NULL);
+
+    shot_dir = g_strdup (g_getenv ("DINOLAB_SCREENSHOT_DIR"));
+    if (shot_dir == NULL)
+        shot_dir = g_build_filename (g_get_current_dir (), "screenshots", NULL);
+    g_assert_cmpint (g_mkdir_with_parents (shot_dir, 0755), ==, 0);
+
+    /* a temporary store and dataset; the application opens DINOLAB_DB */
+    tmpdir = g_dir_make_tmp ("dinolab-test-train-XXXXXX", &error);
+    g_assert_no_error (error);
+    data = g_build_filename (tmpdir, "data", NULL);
+    g_assert_cmpint (g_mkdir_with_parents (data, 0755), ==, 0);
+    write_split (data, "train", 300, 1);
+    write_split (data, "test", 90, 2);
+    dataset_spec = g_strdup_printf ("npy:%s/train_images.npy", data);
+    db = g_build_filename (tmpdir, "runs.db", NULL);
+    g_setenv ("DINOLAB_DB", db, TRUE);
+
+    app = dinolab_application_new ();
+    g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+    if (!g_application_register (G_APPLICATION (app), NULL, &error))
+        g_error ("registering the application: %s", error->message);
+    g_assert_nonnull (dinolab_application_get_store (app));
+    g_assert_cmpstr (dinolab_store_get_path (dinolab_application_get_store (app)), ==, db);
+
+    g_test_add_func ("/gui/train/run", test_train_run);
+    g_test_add_func ("/gui/train/resume", test_train_resume);
+    g_test_add_func ("/gui/train/collapse", test_train_collapse);
+    g_test_add_func ("/gui/train/close-while-training", test_train_close_while_training);
+
+    ret = g_test_run ();
+
+    g_object_unref (app);
+    if (g_getenv ("DINOLAB_KEEP_TMP") == NULL) {
+        g_autofree char *command = g_strdup_printf ("rm -rf '%s'", tmpdir);
+        g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL));
+    }
+    g_free (tmpdir);
+    g_free (dataset_spec);
+    g_free (first_uuid);
+    g_free (warning_message);
+    g_free (shot_dir);
+    return ret;
+}

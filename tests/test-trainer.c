@@ -465,9 +465,16 @@ test_events_and_store (void)
             next_step++;
             break;
         case DINOLAB_TRAINER_EVENT_EVAL:
-            g_assert_cmpint (prev->kind, ==, DINOLAB_TRAINER_EVENT_STEP);
-            g_assert_cmpint (ev->step, ==, prev->step);
-            g_assert_cmpint (ev->step % 5, ==, 4);
+            if (n_eval == 0) {
+                /* the random initialisation, before the first step */
+                g_assert_cmpint (prev->kind, ==, DINOLAB_TRAINER_EVENT_STATUS);
+                g_assert_cmpint (ev->step, ==, 0);
+                g_assert_cmpint (next_step, ==, 0);
+            } else {
+                g_assert_cmpint (prev->kind, ==, DINOLAB_TRAINER_EVENT_STEP);
+                g_assert_cmpint (ev->step, ==, prev->step);
+                g_assert_cmpint (ev->step % 5, ==, 4);
+            }
             g_assert_true (ev->has_knn);
             g_assert_cmpint (ev->knn.n_train, ==, 20);
             g_assert_cmpint (ev->knn.n_test, ==, 12);
@@ -488,10 +495,11 @@ test_events_and_store (void)
         }
     }
     g_assert_cmpint (next_step, ==, 10);
-    g_assert_cmpint (n_eval, ==, 2);
+    g_assert_cmpint (n_eval, ==, 3);
     g_assert_cmpint (n_ckpt, ==, 2);
 
-    // the store: status, every metric at every step, k-NN twice, snapshots, checkpoints
+    // the store: status, every metric at every step, k-NN at the start and after each
+    // epoch, snapshots, checkpoints
     uuid = the_run_ (store);
     g_assert_cmpstr (uuid, ==, first->run_uuid);
     g_assert_cmpint (run_status_ (store, uuid), ==, DINOLAB_RUN_STATUS_FINISHED);
@@ -501,15 +509,17 @@ test_events_and_store (void)
         g_autoptr (DinolabMetricSeries) se = dinolab_store_read_series (store, uuid, *nm, -1, &error);
         gboolean knn = g_str_has_prefix (*nm, "knn_");
         g_assert_no_error (error);
-        g_assert_cmpuint (se->n, ==, knn ? 2 : 10);
+        g_assert_cmpuint (se->n, ==, knn ? 3 : 10);
         for (gsize i = 0; i < se->n; i++) {
-            g_assert_cmpint (se->step[i], ==, knn ? 4 + 5 * (gint64) i : (gint64) i);
-            g_assert_cmpfloat_with_epsilon (se->epoch[i], knn ? i + 1.0 : (i + 1) / 5.0, 1e-12);
+            /* k-NN at steps 0 (the start, epoch 0), 4 and 9 (epochs 1 and 2) */
+            g_assert_cmpint (se->step[i], ==, knn ? (i == 0 ? 0 : 5 * (gint64) i - 1) : (gint64) i);
+            g_assert_cmpfloat_with_epsilon (se->epoch[i], knn ? (double) i : (i + 1) / 5.0, 1e-12);
         }
     }
     snaps = dinolab_store_list_snapshot_steps (store, uuid, &error);
-    g_assert_cmpuint (snaps->len, ==, 2);
-    g_assert_cmpint (g_array_index (snaps, gint64, 1), ==, 9);
+    g_assert_cmpuint (snaps->len, ==, 3);
+    g_assert_cmpint (g_array_index (snaps, gint64, 0), ==, 0);
+    g_assert_cmpint (g_array_index (snaps, gint64, 2), ==, 9);
     {
         g_autoptr (DinolabAttentionSnapshot) sn = dinolab_store_get_snapshot (store, uuid, 9, &error);
         g_assert_no_error (error);

@@ -23,10 +23,15 @@
  *      end the call with a clear GError and store nothing.
  *   2. creates the run in the store (or, on resume, loads the newest checkpoint whose file
  *      verifies and adds a "resume" marker), the folder runs/<uuid>/, status "running".
- *   3. for each epoch and iteration: the next batch, one DINO step with the drop-path
+ *   3. a new run first evaluates its random initialisation (k-NN top-1/top-5 and an
+ *      attention snapshot, stored at step 0, epoch 0: where its curves start); then for
+ *      each epoch and iteration: the next batch, one DINO step with the drop-path
  *      stream (seed, global iteration), the step's metrics to the store writer and to the
- *      observer, the collapse watch. At the end of every eval_every-th epoch and of the
- *      last: k-NN top-1/top-5 and an attention snapshot. At the end of every
+ *      observer, the collapse watch. After every eval_every epochs (fractions allowed,
+ *      counted in steps; stored with the step and the fractional epoch) and at the end:
+ *      k-NN top-1/top-5 on the fixed subsets (knn_train_size / knn_test_size items: a
+ *      small bank, so the figure reads several points under `dinolab-cli knn` on the
+ *      full splits) and an attention snapshot. At the end of every
  *      checkpoint_every-th epoch, of the last one, every checkpoint_minutes of training
  *      and at a stop: a checkpoint (then old ones are thinned).
  *   4. the final status: finished, stopped, diverged or failed.

@@ -631,7 +631,8 @@ evaluate_ (Run *r, GCancellable *cancel)
     const DinolabHparams *hp = r->hp;
     DinolabTrainerEvent ev = { .kind = DINOLAB_TRAINER_EVENT_EVAL };
     g_autoptr (GError) error = NULL;
-    gint64 step = r->next_it - 1;
+    gint64 step = MAX (r->next_it - 1, 0);   /* the start's evaluation is stored at step 0 */
+    double epochs_done = (double) r->next_it / MAX (r->spe, 1);  /* fractional when mid-epoch */
     int grid = hp->global_crop_size / hp->patch_size;
 
     ev.step = step;
@@ -647,7 +648,7 @@ evaluate_ (Run *r, GCancellable *cancel)
             static const char *const keys[] = { DINOLAB_METRIC_KNN_TOP1, DINOLAB_METRIC_KNN_TOP5 };
             double values[2] = { ev.knn.top1, ev.knn.top5 };
             ev.has_knn = TRUE;
-            dinolab_store_writer_push_metrics (r->writer, step, (double) r->epoch, wall_ (r), 2, keys,
+            dinolab_store_writer_push_metrics (r->writer, step, epochs_done, wall_ (r), 2, keys,
                                                values);
         } else {
             g_autofree char *msg = g_strdup_printf ("k-NN evaluation after epoch %d failed: %s",
@@ -659,7 +660,7 @@ evaluate_ (Run *r, GCancellable *cancel)
     if (r->n_probes > 0) {
         if (dinolab_eval_attention (r->teacher, r->query_ds, r->probes, (gsize) r->n_probes,
                                     hp->global_crop_size, r->attn, cancel, &error)) {
-            dinolab_store_writer_push_snapshot (r->writer, step, (double) r->epoch, r->n_probes,
+            dinolab_store_writer_push_snapshot (r->writer, step, epochs_done, r->n_probes,
                                                 r->probe_ids, hp->num_heads, grid, grid, r->attn);
         } else {
             g_autofree char *msg = g_strdup_printf ("attention snapshot after epoch %d failed: %s",
@@ -811,6 +812,14 @@ collapse_check_ (Run *r, gint64 it, const DinolabStepMetrics *m)
     warn_ (r, mode, msg);
 }
 
+/* Steps between two evaluations: eval_every epochs, counted in steps so that
+ * fractions work. */
+static gint64
+eval_interval_ (const Run *r)
+{
+    return MAX ((gint64) llround (r->hp->eval_every * r->spe), 1);
+}
+
 /* Trains from the current position to the end, a stop or a failure. Returns the final
  * status; @error is set for DIVERGED and FAILED. */
 static DinolabTrainerStatus
@@ -823,6 +832,13 @@ loop_ (Run *r, GError **error)
     gint64 ckpt_interval = o->checkpoint_minutes > 0 ? MAX ((gint64) (o->checkpoint_minutes * 60e6), 1) : 0;
 
     dinolab_loader_seek (r->loader, r->epoch, r->iter);
+    /* A new run is evaluated once before its first step (stored at step 0, epoch 0):
+     * the k-NN and attention of the random initialisation, the baseline its curves
+     * rise from. (The k-NN subsets are small, so the number sits well below the
+     * full-split figure of `dinolab-cli knn`; this point says where the run started.)
+     * Not when every step is evaluated: step 0 has its own evaluation then. */
+    if (r->next_it == 0 && eval_interval_ (r) > 1)
+        evaluate_ (r, eval_cancel);
     r->t_prev = r->last_ckpt_time = g_get_monotonic_time ();
 
     while (r->epoch < hp->epochs) {
@@ -903,7 +919,7 @@ loop_ (Run *r, GError **error)
         collapse_check_ (r, it, &m);
         timed = ckpt_interval > 0 && g_get_monotonic_time () - r->last_ckpt_time >= ckpt_interval;
         /* every eval_every epochs, counted in steps so that fractions work, and at the end */
-        if ((it + 1) % MAX ((gint64) llround (hp->eval_every * r->spe), 1) == 0 ||
+        if ((it + 1) % eval_interval_ (r) == 0 ||
             (epoch_end && r->epoch == hp->epochs))
             evaluate_ (r, eval_cancel);
         if ((epoch_end && (r->epoch % hp->checkpoint_every == 0 || r->epoch == hp->epochs)) || timed) {

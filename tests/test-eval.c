@@ -15,13 +15,23 @@
  *   model file and a tiny image: every file exists, the PNGs have the zoomed size,
  *   attention.npy is heads x h x w and matches the engine, masks.npy keeps the mass;
  * - `dinolab-cli knn --json` on a tiny npy dataset: the model's accuracy equals the
- *   naive k-NN on features from the engine.
+ *   naive k-NN on features from the engine;
+ * - preparing one image: a dataset item against (pixel / 255 - mean) / std with the
+ *   mean and population std computed here over the train split, trimmed to the patch;
+ *   a PNG written here (gdk-pixbuf) against ImageNet's constants / PIL's L formula,
+ *   trimmed; a uniform PNG that must be resized stays uniform;
+ * - loading a backbone: a weight file saved here gives the same attention and CLS as
+ *   the model that saved it; overrides and threads; finding a run's checkpoint in a
+ *   store filled here (latest, by step, errors that name the run and list the steps).
+ * - the Jaccard index of the attention masks with the foreground against masks made
+ *   greedily here in double and pixel sets counted one by one; sizes it refuses;
  * Fixtures are made in a temporary folder; nothing needs the network or a big dataset.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -30,6 +40,7 @@
 #include "dinolab/eval.h"
 #include "dinolab/io.h"
 #include "dinolab/model.h"
+#include "dinolab/store.h"
 #include "test-util.h"
 
 // ----------------------------------------------------------------------------
@@ -722,6 +733,446 @@ test_eval_knn (Fixture *f, gconstpointer data)
 }
 
 // ----------------------------------------------------------------------------
+// loading a backbone, preparing one image
+
+/* dinolab_eval_image_from_dataset on a 12 x 12 grey npy item = (pixel / 255 - mean) /
+ * std with mean and population std over every pixel of the train split, computed here
+ * in double; patch 5 trims it to 10 x 10 at the bottom and right. */
+// ----------------------------------------------------------------------------
+// Jaccard of the attention masks with the foreground
+
+/* The smallest set of patches holding @fraction of @a's mass, greedy from the top,
+ * in double: the independent version of dinolab_attention_mask for random maps. */
+static void
+naive_mask_ (guint8 *mask, const double *a, int P, double fraction)
+{
+    double total = 0.0, acc = 0.0;
+    gboolean *used = g_new0 (gboolean, P);
+
+    for (int i = 0; i < P; i++)
+        total += a[i];
+    memset (mask, 0, (size_t) P);
+    while (acc < fraction * total) {
+        int best = -1;
+        for (int i = 0; i < P; i++)
+            if (!used[i] && (best < 0 || a[i] > a[best]))
+                best = i;
+        used[best] = TRUE;
+        mask[best] = 1;
+        acc += a[best];
+    }
+    g_free (used);
+}
+
+static void
+test_jaccard (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (DinolabModel) m = load_model_ (f->model_path, 1);
+    g_autofree char *spec = g_strdup_printf ("npy:%s/test-images.npy", f->dir);
+    g_autoptr (DinolabDataset) ds = dinolab_dataset_open (spec, DINOLAB_SPLIT_TEST, &error);
+    const int NH = 2, p = 4, S = f->size, g = S / p, P = g * g, fg_above = 100;
+    const double fraction = 0.6;
+    gsize n = (gsize) f->n_test;
+    g_autofree gsize *idx = g_new (gsize, n);
+    g_autofree float *att = g_new (float, n * NH * P);
+    double per_head[2], mean_map, want[2] = { 0, 0 }, want_mean = 0.0;
+    (void) data;
+
+    g_assert_no_error (error);
+    for (gsize i = 0; i < n; i++)
+        idx[i] = i;
+    g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, fraction, fg_above, per_head, &mean_map,
+                                                   NULL, &error));
+    g_assert_no_error (error);
+
+    /* by hand: attention, masks, and the pixel sets counted one by one */
+    g_assert_true (dinolab_eval_attention (m, ds, idx, n, S, att, NULL, &error));
+    for (gsize i = 0; i < n; i++) {
+        DinolabImage img = { 0 };
+        double mean[16] = { 0 };
+        guint8 mask[16];
+        g_assert_true (dinolab_dataset_get_image (ds, i, &img, &error));
+        for (int h = 0; h <= NH; h++) {
+            double a[16];
+            long inter = 0, uni = 0;
+            for (int k = 0; k < P; k++) {
+                a[k] = h < NH ? att[(i * NH + h) * P + k] : mean[k];
+                if (h < NH)
+                    mean[k] += a[k] / NH;
+            }
+            naive_mask_ (mask, a, P, fraction);
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++) {
+                    gboolean in_m = mask[(y / p) * g + x / p], in_f = img.pixels[y * S + x] > fg_above;
+                    inter += in_m && in_f;
+                    uni += in_m || in_f;
+                }
+            if (h < NH)
+                want[h] += (double) inter / uni / n;
+            else
+                want_mean += (double) inter / uni / n;
+        }
+        dinolab_image_clear (&img);
+    }
+    g_test_message ("Jaccard per head %.4f %.4f (by hand %.4f %.4f), mean map %.4f (%.4f)", per_head[0],
+                    per_head[1], want[0], want[1], mean_map, want_mean);
+    for (int h = 0; h < NH; h++)
+        g_assert_cmpfloat_with_epsilon (per_head[h], want[h], 1e-12);
+    /* the mean map is summed in float by the engine: a near-tie may flip one patch */
+    g_assert_cmpfloat_with_epsilon (mean_map, want_mean, 2e-3);
+    g_assert_true (per_head[0] > 0.0 && per_head[0] < 1.0);
+
+    /* images that are not whole patches have no pixel-exact foreground */
+    write_images_ (f->dir, "odd", 4, 10, 2, 3);
+    {
+        g_autofree char *odd = g_strdup_printf ("npy:%s/odd-images.npy", f->dir);
+        g_autoptr (DinolabDataset) ods = dinolab_dataset_open (odd, DINOLAB_SPLIT_TRAIN, &error);
+        g_assert_no_error (error);
+        g_assert_false (dinolab_eval_attention_jaccard (m, ods, idx, 4, fraction, 0, per_head, &mean_map,
+                                                        NULL, &error));
+        g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+        g_test_message ("%s", error->message);
+        g_assert_nonnull (strstr (error->message, "multiple of the patch size 4"));
+    }
+}
+
+static void
+test_image_from_dataset (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (DinolabDataset) ds = NULL;
+    g_autofree char *pi = g_strdup_printf ("%s/train-images.npy", f->dir);
+    g_autoptr (DinolabArray) raw = dinolab_npy_read (pi, &error);
+    const int S = f->size;
+    const gsize n_px = (gsize) f->n_train * S * S;
+    double sum = 0.0, ss = 0.0, mean, std, max_err = 0.0;
+    (void) data;
+
+    g_assert_no_error (error);
+    for (gsize i = 0; i < n_px; i++)
+        sum += ((const guint8 *) raw->data)[i] / 255.0;
+    mean = sum / (double) n_px;
+    for (gsize i = 0; i < n_px; i++) {
+        double d = ((const guint8 *) raw->data)[i] / 255.0 - mean;
+        ss += d * d;
+    }
+    std = sqrt (ss / (double) n_px);
+    ds = dinolab_dataset_open (f->train_spec, DINOLAB_SPLIT_TRAIN, &error);
+    g_assert_no_error (error);
+
+    for (int patch = 4; patch <= 5; patch++) {
+        const gsize index = 7;
+        const int side = S / patch * patch;  /* 12 or 10 */
+        const guint8 *px = (const guint8 *) raw->data + index * S * S;
+        g_autoptr (DinolabEvalImage) im = dinolab_eval_image_from_dataset (ds, index, S, patch, &error);
+
+        g_assert_no_error (error);
+        g_assert_nonnull (im);
+        g_assert_cmpint (im->channels, ==, 1);
+        g_assert_cmpint (im->height, ==, side);
+        g_assert_cmpint (im->width, ==, side);
+        g_assert_cmpfloat (fabs (im->mean[0] - mean), <, 1e-6);
+        g_assert_cmpfloat (fabs (im->std[0] - std), <, 1e-6);
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++) {
+                int v = px[y * S + x];
+                max_err = fmax (max_err, fabs (im->x[y * side + x] - (v / 255.0 - mean) / std));
+                for (int c = 0; c < 3; c++)
+                    g_assert_cmpint (im->rgb[(y * side + x) * 3 + c], ==, v);
+            }
+        g_test_message ("image from dataset, patch %d: %dx%d, mean %.6f (here %.6f), std %.6f "
+                        "(here %.6f), max |x - hand| %.2g", patch, im->width, im->height,
+                        im->mean[0], mean, im->std[0], std, max_err);
+    }
+    g_assert_cmpfloat (max_err, <, 1e-5);
+
+    /* an item out of range */
+    g_assert_null (dinolab_eval_image_from_dataset (ds, (gsize) f->n_train, S, 4, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_test_message ("%s", error->message);
+}
+
+/* Writes a @w x @h RGB PNG of random pixels (seed @seed), or of one colour @rgb when
+ * @rgb is not NULL; returns its pixels [h, w, 3] (g_free). */
+static guint8 *
+write_png_ (const char *path, int w, int h, guint32 seed, const guint8 *rgb)
+{
+    g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, w, h);
+    g_autoptr (GError) error = NULL;
+    guint8 *want = g_new (guint8, (gsize) w * h * 3);
+    guint8 *row0 = gdk_pixbuf_get_pixels (pb);
+    int stride = gdk_pixbuf_get_rowstride (pb);
+    GRand *r = g_rand_new_with_seed (seed);
+
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                guint8 v = rgb != NULL ? rgb[c] : (guint8) g_rand_int_range (r, 0, 256);
+                row0[y * stride + x * 3 + c] = v;
+                want[(y * w + x) * 3 + c] = v;
+            }
+    g_rand_free (r);
+    g_assert_true (gdk_pixbuf_save (pb, path, "png", &error, NULL));
+    g_assert_no_error (error);
+    return want;
+}
+
+/* dinolab_eval_image_from_file: a 14 x 10 PNG at size 10 (its shorter side: no
+ * resize) and patch 4 is trimmed to 12 x 8 at the bottom and right; RGB against
+ * ImageNet's mean/std, grey against PIL's L and 0.5 / 0.5 (no dataset). A uniform
+ * 28 x 20 PNG at size 10 is resized to 14 x 10, trimmed to 12 x 8, and stays uniform. */
+static void
+test_image_from_file (void)
+{
+    static const double in_mean[3] = { 0.485, 0.456, 0.406 }, in_std[3] = { 0.229, 0.224, 0.225 };
+    static const guint8 colour[3] = { 200, 100, 50 };
+    g_autoptr (GError) error = NULL;
+    g_autofree char *dir = g_dir_make_tmp ("dinolab-test-eval-XXXXXX", &error);
+    g_autofree char *path = g_build_filename (dir, "picture.png", NULL);
+    g_autofree char *flat = g_build_filename (dir, "flat.png", NULL);
+    g_autofree char *missing = g_build_filename (dir, "missing.png", NULL);
+    const int W = 14, H = 10;
+    g_autofree guint8 *want = NULL;
+    g_autofree guint8 *want_flat = NULL;
+    double max_rgb = 0.0, max_grey = 0.0, max_flat = 0.0;
+
+    g_assert_no_error (error);
+    want = write_png_ (path, W, H, 3, NULL);
+    want_flat = write_png_ (flat, 28, 20, 0, colour);
+
+    {
+        g_autoptr (DinolabEvalImage) im = dinolab_eval_image_from_file (path, 10, 3, 4, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (im->channels, ==, 3);
+        g_assert_cmpint (im->width, ==, 12);
+        g_assert_cmpint (im->height, ==, 8);
+        for (int c = 0; c < 3; c++) {
+            g_assert_cmpfloat (fabs (im->mean[c] - in_mean[c]), <, 1e-6);
+            g_assert_cmpfloat (fabs (im->std[c] - in_std[c]), <, 1e-6);
+        }
+        for (int y = 0; y < im->height; y++)
+            for (int x = 0; x < im->width; x++)
+                for (int c = 0; c < 3; c++) {
+                    int v = want[(y * W + x) * 3 + c];
+                    double hand = (v / 255.0 - in_mean[c]) / in_std[c];
+                    max_rgb = fmax (max_rgb, fabs (im->x[(c * im->height + y) * im->width + x] - hand));
+                    g_assert_cmpint (im->rgb[(y * im->width + x) * 3 + c], ==, v);
+                }
+        g_test_message ("image from file, RGB: %dx%d (%s), max |x - hand| %.2g", im->width,
+                        im->height, im->normalization, max_rgb);
+        g_assert_cmpfloat (max_rgb, <, 1e-5);
+    }
+    {
+        /* grey: L = 0.299 R + 0.587 G + 0.114 B (PIL rounds it to an integer: half a
+         * grey level allowed) */
+        g_autoptr (DinolabEvalImage) im = dinolab_eval_image_from_file (path, 10, 1, 4, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (im->channels, ==, 1);
+        g_assert_cmpint (im->width, ==, 12);
+        g_assert_cmpint (im->height, ==, 8);
+        g_assert_cmpfloat (fabs (im->mean[0] - 0.5), <, 1e-6);
+        g_assert_cmpfloat (fabs (im->std[0] - 0.5), <, 1e-6);
+        for (int y = 0; y < im->height; y++)
+            for (int x = 0; x < im->width; x++) {
+                const guint8 *p = want + (y * W + x) * 3;
+                double L = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+                double got = (im->x[y * im->width + x] * 0.5 + 0.5) * 255.0;
+                max_grey = fmax (max_grey, fabs (got - L));
+            }
+        g_test_message ("image from file, grey: max |L - hand| %.3f grey levels", max_grey);
+        g_assert_cmpfloat (max_grey, <=, 0.5 + 1e-3);
+    }
+    {
+        g_autoptr (DinolabEvalImage) im = dinolab_eval_image_from_file (flat, 10, 3, 4, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (im->width, ==, 12);   /* 28 x 20 -> 14 x 10 -> 12 x 8 */
+        g_assert_cmpint (im->height, ==, 8);
+        for (int c = 0; c < 3; c++) {
+            double hand = (colour[c] / 255.0 - in_mean[c]) / in_std[c];
+            for (int i = 0; i < im->width * im->height; i++)
+                max_flat = fmax (max_flat, fabs (im->x[c * im->width * im->height + i] - hand));
+        }
+        g_test_message ("image from file, uniform resized: max |x - hand| %.2g", max_flat);
+        g_assert_cmpfloat (max_flat, <, 1.0 / 255 / 0.224);  /* within a grey level */
+    }
+
+    /* errors: a missing file, a size that leaves no whole patch, 2 channels */
+    g_assert_null (dinolab_eval_image_from_file (missing, 10, 3, 4, NULL, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_IO);
+    g_assert_nonnull (strstr (error->message, "missing.png"));
+    g_test_message ("%s", error->message);
+    g_clear_error (&error);
+    g_assert_null (dinolab_eval_image_from_file (path, 3, 3, 4, NULL, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_test_message ("%s", error->message);
+    g_clear_error (&error);
+    g_assert_null (dinolab_eval_image_from_file (path, 10, 2, 4, NULL, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_test_message ("%s", error->message);
+    g_clear_error (&error);
+    rm_rf_ (dir);
+}
+
+/* dinolab_eval_load_backbone of the fixture's weight file (saved with dinolab_model_save
+ * from tiny_model_) = tiny_model_ itself: the same hyperparameters, CLS and last-block
+ * attention on a dataset item. */
+static void
+test_load_backbone (Fixture *f, gconstpointer data)
+{
+    static const char *const overrides[] = { "threads=1", NULL };
+    static const char *const bad[] = { "embed_dim=24", NULL };
+    g_autoptr (GError) error = NULL;
+    g_autoptr (DinolabDataset) ds = NULL;
+    g_autoptr (DinolabModel) orig = tiny_model_ (f->train_spec);
+    g_autoptr (DinolabModel) m = dinolab_eval_load_backbone (f->model_path, FALSE, NULL, -1, &error);
+    g_autoptr (DinolabModel) mt = NULL;
+    g_autoptr (DinolabBackboneWork) w0 = NULL;
+    g_autoptr (DinolabBackboneWork) w1 = NULL;
+    g_autofree char *missing = g_build_filename (f->dir, "none.safetensors", NULL);
+    const int S = f->size, NH = 2, P = 9, D = 16;
+    g_autofree float *view = g_new (float, S * S);
+    float a0[2 * 9], a1[2 * 9];
+    double max_att = 0.0, max_cls = 0.0;
+    (void) data;
+
+    g_assert_no_error (error);
+    g_assert_nonnull (m);
+    g_assert_false (dinolab_model_has_head (m));
+    g_assert_cmpint (dinolab_model_get_hparams (m)->embed_dim, ==, D);
+    g_assert_cmpint (dinolab_model_get_hparams (m)->depth, ==, 2);
+    g_assert_cmpint (dinolab_model_get_hparams (m)->num_heads, ==, NH);
+    g_assert_cmpint (dinolab_model_get_hparams (m)->patch_size, ==, 4);
+    ds = dinolab_dataset_open (f->train_spec, DINOLAB_SPLIT_TRAIN, &error);
+    g_assert_no_error (error);
+    w0 = dinolab_backbone_work_new (orig, 1, S, S, FALSE);
+    w1 = dinolab_backbone_work_new (m, 1, S, S, FALSE);
+    for (gsize item = 0; item < 5; item++) {
+        g_assert_true (dinolab_dataset_get_eval_view (ds, item * 11, S, view, &error));
+        dinolab_backbone_forward (orig, w0, view, NULL);
+        dinolab_backbone_forward (m, w1, view, NULL);
+        dinolab_backbone_work_get_attention (w0, a0);
+        dinolab_backbone_work_get_attention (w1, a1);
+        for (int j = 0; j < NH * P; j++)
+            max_att = fmax (max_att, fabs (a0[j] - a1[j]));
+        for (int d = 0; d < D; d++)
+            max_cls = fmax (max_cls, fabs (dinolab_backbone_work_get_cls (w0)[d]
+                                           - dinolab_backbone_work_get_cls (w1)[d]));
+    }
+    g_test_message ("load_backbone: max attention diff %.2g, max CLS diff %.2g over 5 items",
+                    max_att, max_cls);
+    g_assert_cmpfloat (max_att, <, 1e-6);
+    g_assert_cmpfloat (max_cls, <, 1e-5);
+
+    /* overrides, then @threads */
+    mt = dinolab_eval_load_backbone (f->model_path, FALSE, overrides, 3, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (dinolab_model_get_hparams (mt)->threads, ==, 3);
+    g_clear_pointer (&mt, dinolab_model_free);
+    mt = dinolab_eval_load_backbone (f->model_path, FALSE, overrides, -1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (dinolab_model_get_hparams (mt)->threads, ==, 1);
+
+    /* errors: a width the file's tensors do not have, a missing file */
+    g_assert_null (dinolab_eval_load_backbone (f->model_path, FALSE, bad, -1, &error));
+    g_assert_nonnull (error);
+    g_test_message ("%s", error->message);
+    g_clear_error (&error);
+    g_assert_null (dinolab_eval_load_backbone (missing, FALSE, NULL, -1, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_IO);
+    g_assert_nonnull (strstr (error->message, "none.safetensors"));
+    g_test_message ("%s", error->message);
+}
+
+/* dinolab_eval_find_checkpoint on a store filled here: run "ckpt-run" with checkpoints
+ * at steps 5 and 12, run "bare-run" with none. */
+static void
+test_find_checkpoint (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *dir = g_dir_make_tmp ("dinolab-test-eval-XXXXXX", &error);
+    g_autofree char *db = g_build_filename (dir, "runs.db", NULL);
+    g_autofree char *uuid = NULL;
+    g_autofree char *bare = NULL;
+    g_autofree char *prefix = NULL;
+    g_autofree char *want_source = NULL;
+    DinolabStore *store;
+    DinolabRunSpec spec = { 0 };
+    const char *sha = "0000000000000000000000000000000000000000000000000000000000000000";
+    gint64 step = -1;
+
+    g_assert_no_error (error);
+    store = dinolab_store_open (db, &error);
+    g_assert_no_error (error);
+    spec.hparams_json = "{\"lr\":0.001}";
+    spec.name = "ckpt-run";
+    uuid = dinolab_store_create_run (store, &spec, &error);
+    g_assert_no_error (error);
+    spec.name = "bare-run";
+    bare = dinolab_store_create_run (store, &spec, &error);
+    g_assert_no_error (error);
+    for (int s = 5; s <= 12; s += 7) {
+        g_autofree char *rel = g_strdup_printf ("runs/%s/step-%08d.safetensors", uuid, s);
+        g_assert_true (dinolab_store_add_checkpoint (store, uuid, s, s / 5, rel, sha, 100, &error));
+        g_assert_no_error (error);
+    }
+
+    /* the latest, by name */
+    {
+        g_autofree char *source = NULL;
+        g_autofree char *path = dinolab_eval_find_checkpoint (store, "ckpt-run", -1, &step, &source, &error);
+        g_autofree char *want = g_strdup_printf ("%s/runs/%s/step-00000012.safetensors", dir, uuid);
+        g_assert_no_error (error);
+        g_assert_cmpstr (path, ==, want);
+        g_assert_cmpint (step, ==, 12);
+        want_source = g_strdup_printf ("run ckpt-run (%.8s), checkpoint at step 12", uuid);
+        g_assert_cmpstr (source, ==, want_source);
+        g_test_message ("latest: %s (%s)", path, source);
+    }
+    /* step 5, by uuid prefix; NULL outputs allowed */
+    {
+        g_autofree char *path = NULL;
+        g_autofree char *want = g_strdup_printf ("%s/runs/%s/step-00000005.safetensors", dir, uuid);
+        prefix = g_strndup (uuid, 8);
+        path = dinolab_eval_find_checkpoint (store, prefix, 5, &step, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_cmpstr (path, ==, want);
+        g_assert_cmpint (step, ==, 5);
+        g_free (dinolab_eval_find_checkpoint (store, uuid, 12, NULL, NULL, &error));
+        g_assert_no_error (error);
+    }
+    /* no checkpoint at step 7: the message names the run and lists its steps */
+    g_assert_null (dinolab_eval_find_checkpoint (store, "ckpt-run", 7, NULL, NULL, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "ckpt-run"));
+    g_assert_nonnull (strstr (error->message, "step 7"));
+    g_assert_nonnull (strstr (error->message, "5, 12"));
+    g_clear_error (&error);
+    /* an unknown run: the message names it */
+    g_assert_null (dinolab_eval_find_checkpoint (store, "no-such-run", -1, NULL, NULL, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "no-such-run"));
+    g_clear_error (&error);
+    /* a run without checkpoints, latest and at a step */
+    g_assert_null (dinolab_eval_find_checkpoint (store, "bare-run", -1, NULL, NULL, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "bare-run"));
+    g_assert_nonnull (strstr (error->message, "no checkpoint"));
+    g_clear_error (&error);
+    g_assert_null (dinolab_eval_find_checkpoint (store, "bare-run", 3, NULL, NULL, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "none"));
+    g_clear_error (&error);
+
+    dinolab_store_close (store);
+    rm_rf_ (dir);
+}
+
+// ----------------------------------------------------------------------------
 // dinolab-cli attention / knn, end to end
 
 static const char *
@@ -998,6 +1449,12 @@ main (int argc, char **argv)
     g_test_add_func ("/eval/mask/ties", test_mask_ties);
     g_test_add ("/eval/features", Fixture, NULL, fixture_setup_, test_features, fixture_teardown_);
     g_test_add ("/eval/knn/dataset", Fixture, NULL, fixture_setup_, test_eval_knn, fixture_teardown_);
+    g_test_add ("/eval/image/from-dataset", Fixture, NULL, fixture_setup_, test_image_from_dataset,
+                fixture_teardown_);
+    g_test_add_func ("/eval/image/from-file", test_image_from_file);
+    g_test_add ("/eval/attention/jaccard", Fixture, NULL, fixture_setup_, test_jaccard, fixture_teardown_);
+    g_test_add ("/eval/load-backbone", Fixture, NULL, fixture_setup_, test_load_backbone, fixture_teardown_);
+    g_test_add_func ("/eval/find-checkpoint", test_find_checkpoint);
     g_test_add ("/eval/cli/attention", Fixture, NULL, fixture_setup_, test_cli_attention, fixture_teardown_);
     g_test_add ("/eval/cli/knn", Fixture, NULL, fixture_setup_, test_cli_knn, fixture_teardown_);
     status = g_test_run ();

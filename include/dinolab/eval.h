@@ -203,6 +203,30 @@ int      dinolab_attention_mask      (guint8      *mask,
                                       int          n_patches,
                                       double       fraction);
 
+/* dinolab_eval_attention_jaccard:
+ * How well the last block's CLS attention segments the object, on a dataset whose
+ * foreground is known (DINO's Jaccard similarity, DINO.md 7): for items @indices[0 ..
+ * @n-1] of @ds, the foreground F is the set of pixels of the item's image brighter than
+ * @fg_threshold (0..255, the brightest channel; Fashion-MNIST: 0, the non-black
+ * pixels); the attention is taken of the evaluation view at the native size, which must
+ * be square and a multiple of patch_size (else INVALID_INPUT). For each head, and for
+ * the mean map over heads, M is the threshold mask keeping @fraction of the mass
+ * (dinolab_attention_mask; 0.6 in DINO), each patch covering its p x p pixels, and
+ * |M ∩ F| / |M ∪ F| is averaged over the items.
+ * @per_head: caller-owned [num_heads], the mean Jaccard index of each head (the best
+ * head is their maximum); @mean_map: the mean Jaccard index of the mean map.
+ * Errors as dinolab_eval_attention(). */
+gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
+                                         DinolabDataset *ds,
+                                         const gsize    *indices,
+                                         gsize           n,
+                                         double          fraction,
+                                         int             fg_threshold,
+                                         double         *per_head,
+                                         double         *mean_map,
+                                         GCancellable   *cancellable,
+                                         GError        **error);
+
 // ----------------------------------------------------------------------------
 // loading a backbone, preparing one image
 

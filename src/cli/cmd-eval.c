@@ -584,17 +584,12 @@ draw_heat_ (const AttnCanvas *cv, const float *map, const char *name, GError **e
     return canvas_end_ (cv, cr, surface, name, error);
 }
 
-/* The input with the mask [gh, gw] filled in @colour and outlined along the patch
- * edges where it ends. */
-static gboolean
-draw_mask_ (const AttnCanvas *cv, const guint8 *mask, const double colour[3], const char *name,
-            GError **error)
+/* The mask [gh, gw] (patches of @cell pixels, from the origin of @cr) filled in
+ * @colour and outlined along the patch edges where it ends. */
+static void
+paint_mask_ (cairo_t *cr, const guint8 *mask, int gh, int gw, double cell, const double colour[3])
 {
-    cairo_surface_t *surface;
-    cairo_t *cr = canvas_begin_ (cv, &surface);
-    double cell = (double) cv->p * cv->zoom;
-    int gh = cv->gh, gw = cv->gw;
-
+    cairo_save (cr);
     cairo_set_source_rgba (cr, colour[0], colour[1], colour[2], ATTN_MASK_ALPHA);
     for (int y = 0; y < gh; y++)
         for (int x = 0; x < gw; x++)
@@ -631,7 +626,232 @@ draw_mask_ (const AttnCanvas *cv, const guint8 *mask, const double colour[3], co
     cairo_set_line_width (cr, 2.0);
     cairo_set_line_cap (cr, CAIRO_LINE_CAP_SQUARE);
     cairo_stroke (cr);
+    cairo_restore (cr);
+}
+
+/* The input with the mask [gh, gw] over it (paint_mask_). */
+static gboolean
+draw_mask_ (const AttnCanvas *cv, const guint8 *mask, const double colour[3], const char *name,
+            GError **error)
+{
+    cairo_surface_t *surface;
+    cairo_t *cr = canvas_begin_ (cv, &surface);
+
+    paint_mask_ (cr, mask, cv->gh, cv->gw, (double) cv->p * cv->zoom, colour);
     return canvas_end_ (cv, cr, surface, name, error);
+}
+
+// ----------------------------------------------------------------------------
+// attention --eval: how well the masks segment the object (Jaccard with the foreground)
+
+/* Contact sheet: this many test images (the first of the split), each as a pair of
+ * tiles (trained model | random init), this many pairs a row, tiles zoomed this much. */
+#define SHEET_IMAGES  16
+#define SHEET_PAIRS   4
+#define SHEET_ZOOM    4
+
+typedef struct {
+    const char *label;
+    double     *per_head;   /* [NH] */
+    double      mean_map;
+    int         best;       /* the head with the highest mean Jaccard */
+    double      seconds;
+} JaccardRow;
+
+static gboolean
+jaccard_row_ (JaccardRow *row, DinolabModel *model, DinolabDataset *ds, const gsize *idx, gsize n,
+              double threshold, int fg, GError **error)
+{
+    int NH = dinolab_model_get_hparams (model)->num_heads;
+    double t0 = now_ ();
+
+    row->per_head = g_new (double, NH);
+    if (!dinolab_eval_attention_jaccard (model, ds, idx, n, threshold, fg, row->per_head, &row->mean_map,
+                                         NULL, error))
+        return FALSE;
+    row->best = 0;
+    for (int h = 1; h < NH; h++)
+        if (row->per_head[h] > row->per_head[row->best])
+            row->best = h;
+    row->seconds = now_ () - t0;
+    return TRUE;
+}
+
+/* One tile: item @index of @ds as the model sees it, with the @threshold mask of head
+ * @head of @model over it, at (@x, @y) of @cr, captioned @caption. */
+static gboolean
+sheet_tile_ (cairo_t *cr, DinolabModel *model, DinolabDataset *ds, gsize index, int head,
+             double threshold, double x, double y, const char *caption, const double colour[3],
+             GError **error)
+{
+    const DinolabHparams *hp = dinolab_model_get_hparams (model);
+    int p = hp->patch_size;
+    g_autoptr (DinolabEvalImage) in = dinolab_eval_image_from_dataset (ds, index, dinolab_dataset_get_width (ds),
+                                                                       p, error);
+    g_autofree float *att = NULL;
+    g_autofree guint8 *mask = NULL;
+    cairo_surface_t *img;
+    int gh, gw;
+
+    if (in == NULL)
+        return FALSE;
+    gh = in->height / p;
+    gw = in->width / p;
+    att = g_new (float, (size_t) hp->num_heads * gh * gw);
+    mask = g_new (guint8, (size_t) gh * gw);
+    if (!dinolab_eval_image_attention (model, in->x, in->height, in->width, att, NULL, error))
+        return FALSE;
+    dinolab_attention_mask (mask, att + (size_t) head * gh * gw, gh * gw, threshold);
+
+    cairo_save (cr);
+    cairo_translate (cr, x, y);
+    cairo_set_source_rgb (cr, 0.2, 0.2, 0.2);
+    cairo_move_to (cr, 0, -4);
+    cairo_show_text (cr, caption);
+    img = rgb_surface_ (in->rgb, in->width, in->height);
+    paint_nearest_ (cr, img, SHEET_ZOOM, 1.0);
+    cairo_surface_destroy (img);
+    paint_mask_ (cr, mask, gh, gw, (double) p * SHEET_ZOOM, colour);
+    cairo_restore (cr);
+    return TRUE;
+}
+
+/* The contact sheet: the first SHEET_IMAGES items, each with the best head's mask of
+ * the trained model (left) and of the random initialisation (right). */
+static gboolean
+write_sheet_ (const char *path, DinolabDataset *ds, DinolabModel *trained, int best_trained,
+              DinolabModel *random, int best_random, double threshold, const char *title, GError **error)
+{
+    int side = dinolab_dataset_get_width (ds) * SHEET_ZOOM, gap = 10, head_h = 18, pad = 16;
+    int pair_w = 2 * side + 4, cell_w = pair_w + 2 * gap, cell_h = side + head_h + gap;
+    int n = (int) MIN ((gsize) SHEET_IMAGES, dinolab_dataset_get_size (ds));
+    int rows = (n + SHEET_PAIRS - 1) / SHEET_PAIRS;
+    int W = 2 * pad + SHEET_PAIRS * cell_w, H = 2 * pad + 46 + rows * cell_h;
+    cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, W, H);
+    cairo_t *cr = cairo_create (surface);
+    gboolean ok = TRUE;
+
+    cairo_set_source_rgb (cr, 1, 1, 1);
+    cairo_paint (cr);
+    cairo_select_font_face (cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    cairo_set_font_size (cr, 14);
+    cairo_set_source_rgb (cr, 0.1, 0.1, 0.1);
+    cairo_move_to (cr, pad, pad + 12);
+    cairo_show_text (cr, dinolab_dataset_get_description (ds));
+    cairo_select_font_face (cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size (cr, 12);
+    cairo_move_to (cr, pad, pad + 30);
+    cairo_show_text (cr, title);
+    cairo_set_font_size (cr, 11);
+    for (int i = 0; i < n && ok; i++) {
+        double x = pad + (i % SHEET_PAIRS) * cell_w, y = pad + 46 + head_h + (i / SHEET_PAIRS) * cell_h;
+        g_autofree char *ct = g_strdup_printf ("#%d model, h%d", i, best_trained);
+        g_autofree char *cr_ = g_strdup_printf ("random, h%d", best_random);
+        ok = sheet_tile_ (cr, trained, ds, (gsize) i, best_trained, threshold, x, y, ct, mask_colours_[2], error) &&
+             sheet_tile_ (cr, random, ds, (gsize) i, best_random, threshold, x + side + 4, y, cr_,
+                          mask_colours_[0], error);
+    }
+    cairo_destroy (cr);
+    cairo_surface_flush (surface);
+    ok = ok && write_png_ (surface, path, error);
+    cairo_surface_destroy (surface);
+    return ok;
+}
+
+/* `attention --eval`: the mean Jaccard index of each head's (and the mean map's)
+ * threshold mask with the foreground, for the model and a random ViT of its shape. */
+static int
+attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 limit, double threshold,
+                 int fg, const char *sheet, gboolean json)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (DinolabDataset) ds = NULL;
+    g_autoptr (DinolabModel) random = NULL;
+    g_autofree gsize *idx = NULL;
+    const DinolabHparams *hp = dinolab_model_get_hparams (lm->model);
+    JaccardRow rows[2] = { { .label = "model" }, { .label = "random ViT" } };
+    DinolabModel *models[2];
+    int NH = hp->num_heads;
+    gsize n;
+    int status = CLI_EXIT_OK;
+
+    if (!(ds = dinolab_dataset_open (spec, split, &error)))
+        return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    idx = pick_items_ (dinolab_dataset_get_size (ds), limit, &n);
+    if (!(random = dinolab_model_new (hp, FALSE, &error)))
+        return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    dinolab_model_init_random (random, BASELINE_SEED);
+    models[0] = lm->model;
+    models[1] = random;
+    dinolab_blas_set_threads (hp->threads);
+    for (int r = 0; r < 2 && status == CLI_EXIT_OK; r++)
+        if (!jaccard_row_ (&rows[r], models[r], ds, idx, n, threshold, fg, &error))
+            status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    if (status == CLI_EXIT_OK && sheet != NULL) {
+        g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head: left the "
+                                                  "model (mean Jaccard %.3f), right a random ViT (%.3f)",
+                                                  threshold, rows[0].per_head[rows[0].best],
+                                                  rows[1].per_head[rows[1].best]);
+        if (!write_sheet_ (sheet, ds, lm->model, rows[0].best, random, rows[1].best, threshold, title, &error))
+            status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    }
+
+    if (status == CLI_EXIT_OK && json) {
+        g_autoptr (JsonBuilder) b = json_builder_new ();
+        g_autoptr (JsonGenerator) gen = json_generator_new ();
+        g_autoptr (JsonNode) root = NULL;
+        g_autofree char *text = NULL;
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "source");
+        json_builder_add_string_value (b, lm->source);
+        json_builder_set_member_name (b, "dataset");
+        json_builder_add_string_value (b, dinolab_dataset_get_description (ds));
+        json_builder_set_member_name (b, "images");
+        json_builder_add_int_value (b, (gint64) n);
+        json_builder_set_member_name (b, "threshold");
+        json_builder_add_double_value (b, threshold);
+        json_builder_set_member_name (b, "foreground_above");
+        json_builder_add_int_value (b, fg);
+        for (int r = 0; r < 2; r++) {
+            json_builder_set_member_name (b, r == 0 ? "model" : "random_init");
+            json_builder_begin_object (b);
+            json_builder_set_member_name (b, "best_head");
+            json_builder_add_int_value (b, rows[r].best);
+            json_builder_set_member_name (b, "best_head_jaccard");
+            json_builder_add_double_value (b, rows[r].per_head[rows[r].best]);
+            json_builder_set_member_name (b, "mean_map_jaccard");
+            json_builder_add_double_value (b, rows[r].mean_map);
+            json_builder_set_member_name (b, "heads");
+            json_builder_begin_array (b);
+            for (int h = 0; h < NH; h++)
+                json_builder_add_double_value (b, rows[r].per_head[h]);
+            json_builder_end_array (b);
+            json_builder_end_object (b);
+        }
+        json_builder_end_object (b);
+        root = json_builder_get_root (b);
+        json_generator_set_root (gen, root);
+        json_generator_set_pretty (gen, TRUE);
+        text = json_generator_to_data (gen, NULL);
+        printf ("%s\n", text);
+    } else if (status == CLI_EXIT_OK) {
+        printf ("Jaccard index of the %g-mass attention masks (DINO.md 7) with the foreground (pixels "
+                "> %d)\nof %s: %" G_GSIZE_FORMAT " images; model %s\n", threshold, fg,
+                dinolab_dataset_get_description (ds), n, lm->source);
+        printf ("  %-12s %-16s %9s  %s\n", "", "best head", "mean map", "every head");
+        for (int r = 0; r < 2; r++) {
+            g_autofree char *best = g_strdup_printf ("%.3f (head %d)", rows[r].per_head[rows[r].best], rows[r].best);
+            printf ("  %-12s %-16s %9.3f ", rows[r].label, best, rows[r].mean_map);
+            for (int h = 0; h < NH; h++)
+                printf (" %.3f", rows[r].per_head[h]);
+            printf ("   (%.1f s)\n", rows[r].seconds);
+        }
+        if (sheet != NULL)
+            printf ("  wrote %s\n", sheet);
+    }
+    for (int r = 0; r < 2; r++)
+        g_free (rows[r].per_head);
+    return status;
 }
 
 // ----------------------------------------------------------------------------
@@ -641,12 +861,12 @@ int
 cmd_attention (int argc, char **argv)
 {
     g_autofree char *run = NULL, *weights = NULL, *image = NULL, *spec_opt = NULL, *db = NULL;
-    g_autofree char *split_s = NULL, *out = NULL;
+    g_autofree char *split_s = NULL, *out = NULL, *sheet = NULL;
     g_auto (GStrv) sets = NULL;
-    gint64 checkpoint = -1, index = -1;
-    int size = 0, zoom = 0, threads = -1, status = CLI_EXIT_OK;
+    gint64 checkpoint = -1, index = -1, limit = 0;
+    int size = 0, zoom = 0, threads = -1, fg = 0, status = CLI_EXIT_OK;
     double threshold = 0.6;
-    gboolean student = FALSE, json = FALSE;
+    gboolean student = FALSE, json = FALSE, eval = FALSE;
     const GOptionEntry entries[] = {
         { "run", 0, 0, G_OPTION_ARG_STRING, &run, "A run of the store (name, uuid or uuid prefix)", "RUN" },
         { "checkpoint", 0, 0, G_OPTION_ARG_INT64, &checkpoint, "The run's checkpoint at this step (default: the latest)", "STEP" },
@@ -664,6 +884,10 @@ cmd_attention (int argc, char **argv)
         { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Cores to use (default: the model's threads hyperparameter; 0: all)", "N" },
         { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "Run store (default: $DINOLAB_DB or ~/.local/share/dinolab/runs.db)", "PATH" },
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary", NULL },
+        { "eval", 0, 0, G_OPTION_ARG_NONE, &eval, "Instead of one image: the mean Jaccard index of the masks with the foreground over a split (see below)", NULL },
+        { "limit", 0, 0, G_OPTION_ARG_INT64, &limit, "--eval: a fixed random subset of N items (default: all)", "N" },
+        { "foreground", 0, 0, G_OPTION_ARG_INT, &fg, "--eval: foreground pixels are brighter than this, 0..254 (default 0: non-black)", "V" },
+        { "sheet", 0, 0, G_OPTION_ARG_FILENAME, &sheet, "--eval: also draw a contact sheet of 16 items with the best head's mask", "FILE.png" },
         { NULL }
     };
     g_autoptr (GError) error = NULL;
@@ -685,13 +909,36 @@ cmd_attention (int argc, char **argv)
                     "--threshold of the head's mass, filled and outlined), attention.npy (float32 heads x "
                     "h x w, the raw softmax entries) and masks.npy (uint8 heads x h x w). An image file is "
                     "normalised as the model's dataset when that can be opened, else with ImageNet's "
-                    "constants (RGB) or mean 0.5, std 0.5 (grey).",
+                    "constants (RGB) or mean 0.5, std 0.5 (grey).\n\n"
+                    "With --eval, how well the attention segments the object on a dataset whose "
+                    "foreground is known (Fashion-MNIST: the non-black pixels): for every item of "
+                    "--split (default test) of --dataset (default the model's), the Jaccard index "
+                    "|M & F| / |M | F| of each head's --threshold mask M (and of the mean map's) with "
+                    "the foreground F, averaged; printed for the model and for a randomly initialised "
+                    "ViT of its shape (seed 0), as DINO's Jaccard table compares them.",
                     entries, &argc, &argv, &status))
         return status;
     if ((run == NULL) == (weights == NULL))
         return cli_fail ("attention", CLI_EXIT_USAGE, "give either --run RUN or --weights FILE (see --help)");
     if (checkpoint >= 0 && run == NULL)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--checkpoint needs --run");
+    if (!eval && (limit != 0 || fg != 0 || sheet != NULL))
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--limit, --foreground and --sheet go with --eval");
+    if (eval) {
+        if (image != NULL || index >= 0 || out != NULL || size != 0 || zoom != 0)
+            return cli_fail ("attention", CLI_EXIT_USAGE, "--eval takes a whole split: no --image, --index, "
+                             "--out, --size or --zoom");
+        if (split_s != NULL && !parse_split_ (split_s, &split))
+            return cli_fail ("attention", CLI_EXIT_USAGE, "--split: '%s' is not 'train' or 'test'", split_s);
+        if (!(threshold > 0.0 && threshold <= 1.0))
+            return cli_fail ("attention", CLI_EXIT_USAGE, "--threshold: %g is outside (0, 1]", threshold);
+        if (limit < 0 || fg < 0 || fg > 254)
+            return cli_fail ("attention", CLI_EXIT_USAGE, "--limit must be >= 0 and --foreground in 0..254");
+        if (!load_backbone_ (&lm, weights, run, checkpoint, db, student, sets, threads, &error))
+            return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+        return attention_eval_ (&lm, spec_opt != NULL ? spec_opt : dinolab_model_get_hparams (lm.model)->dataset,
+                                split, limit, threshold, fg, sheet, json);
+    }
     if ((image != NULL) == (index >= 0))
         return cli_fail ("attention", CLI_EXIT_USAGE, "give either --image PATH or --index I (with --dataset) (see --help)");
     if (image != NULL && (spec_opt != NULL || split_s != NULL))

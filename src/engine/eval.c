@@ -636,6 +636,109 @@ dinolab_attention_mask (guint8      *mask,
 }
 
 // ----------------------------------------------------------------------------
+// how well attention segments (Jaccard against a known foreground)
+
+/* Attention maps per pass: 256 images x heads x patches stays a few MB. */
+#define JACCARD_CHUNK 256
+
+/* |M ∩ F| / |M ∪ F| of a patch mask @mask [gh * gw] (each patch p x p pixels) and a
+ * pixel mask @fg [size * size]; 1 when both are empty. */
+static double
+jaccard_ (const guint8 *mask, const guint8 *fg, int size, int p)
+{
+    long inter = 0, uni = 0;
+    int gw = size / p;
+
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++) {
+            int m = mask[(y / p) * gw + x / p], f = fg[y * size + x];
+            inter += m && f;
+            uni += m || f;
+        }
+    return uni > 0 ? (double) inter / (double) uni : 1.0;
+}
+
+gboolean
+dinolab_eval_attention_jaccard (DinolabModel   *model,
+                                DinolabDataset *ds,
+                                const gsize    *indices,
+                                gsize           n,
+                                double          fraction,
+                                int             fg_threshold,
+                                double         *per_head,
+                                double         *mean_map,
+                                GCancellable   *cancellable,
+                                GError        **error)
+{
+    const DinolabHparams *hp;
+    int size, p, NH, P;
+    g_autofree float *att = NULL, *mean = NULL;
+    g_autofree guint8 *mask = NULL, *fg = NULL;
+    g_autofree double *sum = NULL;
+    double sum_mean = 0.0;
+
+    g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
+    g_return_val_if_fail (indices != NULL && n > 0, FALSE);
+    g_return_val_if_fail (per_head != NULL && mean_map != NULL, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    hp = dinolab_model_get_hparams (model);
+    size = dinolab_dataset_get_width (ds);
+    p = hp->patch_size;
+    if (size <= 0 || dinolab_dataset_get_height (ds) != size || size % p != 0) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: the foreground masks need square images whose side is a multiple of "
+                     "the patch size %d (found %dx%d)", dinolab_dataset_get_spec (ds), p,
+                     dinolab_dataset_get_width (ds), dinolab_dataset_get_height (ds));
+        return FALSE;
+    }
+    if (!check_indices_ (ds, indices, n, error))
+        return FALSE;
+    NH = hp->num_heads;
+    P = (size / p) * (size / p);
+    att = g_new (float, (size_t) JACCARD_CHUNK * NH * P);
+    mean = g_new (float, P);
+    mask = g_new (guint8, P);
+    fg = g_new (guint8, (size_t) size * size);
+    sum = g_new0 (double, NH);
+
+    for (gsize c0 = 0; c0 < n; c0 += JACCARD_CHUNK) {
+        gsize cn = MIN (JACCARD_CHUNK, n - c0);
+
+        /* the native image is the evaluation view here (same size, no crop) */
+        if (!dinolab_eval_attention (model, ds, indices + c0, cn, size, att, cancellable, error))
+            return FALSE;
+        for (gsize i = 0; i < cn; i++) {
+            DinolabImage img = { 0 };
+            const float *a = att + i * (size_t) NH * P;
+
+            if (!dinolab_dataset_get_image (ds, indices[c0 + i], &img, error))
+                return FALSE;
+            for (int k = 0; k < size * size; k++) {
+                int v = 0;
+                for (int ch = 0; ch < img.channels; ch++)
+                    v = MAX (v, img.pixels[(size_t) k * img.channels + ch]);
+                fg[k] = v > fg_threshold;
+            }
+            dinolab_image_clear (&img);
+            memset (mean, 0, (size_t) P * sizeof (float));
+            for (int h = 0; h < NH; h++) {
+                dinolab_attention_mask (mask, a + (size_t) h * P, P, fraction);
+                sum[h] += jaccard_ (mask, fg, size, p);
+                for (int k = 0; k < P; k++)
+                    mean[k] += a[(size_t) h * P + k] / (float) NH;
+            }
+            dinolab_attention_mask (mask, mean, P, fraction);
+            sum_mean += jaccard_ (mask, fg, size, p);
+        }
+    }
+    for (int h = 0; h < NH; h++)
+        per_head[h] = sum[h] / (double) n;
+    *mean_map = sum_mean / (double) n;
+    return TRUE;
+}
+
+// ----------------------------------------------------------------------------
 // loading a backbone
 
 char *

@@ -24,45 +24,11 @@
 #include "dinolab-run-model.h"
 #include "dinolab-runs-view.h"
 
+#include "gui-test-util.h"
+
 #define N_SMALL   1000
 #define N_BIG       10
 #define N_POINTS 100000
-
-static gboolean timed_out;
-
-static gboolean
-on_timeout (gpointer data G_GNUC_UNUSED)
-{
-  timed_out = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-#define WAIT_UNTIL(cond, ms) G_STMT_START {                       \
-    guint wait_id_;                                               \
-    timed_out = FALSE;                                            \
-    wait_id_ = g_timeout_add ((ms), on_timeout, NULL);            \
-    while (!(cond) && !timed_out)                                 \
-      g_main_context_iteration (NULL, TRUE);                      \
-    if (!timed_out)                                               \
-      g_source_remove (wait_id_);                                 \
-  } G_STMT_END
-
-static GtkWidget *
-find_descendant (GtkWidget *root, GType type)
-{
-  GtkWidget *child;
-
-  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-    return root;
-  for (child = gtk_widget_get_first_child (root); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_descendant (child, type);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
 
 static guint n_loaded;
 
@@ -70,24 +36,6 @@ static void
 on_loaded (void)
 {
   n_loaded++;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        if (g_file_test (child, G_FILE_TEST_IS_DIR))
-          remove_tree (child);
-        else
-          g_unlink (child);
-      }
-  g_rmdir (path);
 }
 
 int

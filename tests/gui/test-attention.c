@@ -40,39 +40,20 @@
 #include "dinolab-attention-grid.h"
 #include "dinolab-attention-view.h"
 
+#include "gui-test-util.h"
+
 #define SIDE   24
 #define HEADS  3
 #define PATCH  4
 
 static char *tmpdir;
-static char *shot_dir;
 static char *run_uuid;
 static DinolabStore *store;
 static GtkWindow *window;
 static DinolabAttentionView *view;
 static DinolabAttentionGrid *grid;
-static GPtrArray *toasts;
 
 // ---- waiting on the main loop ------------------------------------------------
-
-static gboolean timed_out;
-
-static gboolean
-on_timeout (gpointer data G_GNUC_UNUSED)
-{
-    timed_out = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-#define WAIT_UNTIL(cond, ms) G_STMT_START {                       \
-        guint wait_id_;                                           \
-        timed_out = FALSE;                                        \
-        wait_id_ = g_timeout_add ((ms), on_timeout, NULL);        \
-        while (!(cond) && !timed_out)                             \
-            g_main_context_iteration (NULL, TRUE);                \
-        if (!timed_out)                                           \
-            g_source_remove (wait_id_);                           \
-    } G_STMT_END
 
 /* Waits for the view to finish what it is computing, then for a frame. */
 static void
@@ -84,21 +65,6 @@ wait_idle (void)
 }
 
 // ---- finding widgets -----------------------------------------------------------
-
-static GtkWidget *
-find_named (GtkWidget *root, const char *name)
-{
-    GtkWidget *child;
-
-    if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
-        return root;
-    for (child = gtk_widget_get_first_child (root); child != NULL; child = gtk_widget_get_next_sibling (child)) {
-        GtkWidget *found = find_named (child, name);
-        if (found != NULL)
-            return found;
-    }
-    return NULL;
-}
 
 static GtkWidget *
 control (const char *name)
@@ -115,89 +81,14 @@ status_text (void)
     return gtk_label_get_text (GTK_LABEL (control ("status")));
 }
 
-static GtkWidget *
-find_type (GtkWidget *root, GType type)
-{
-    GtkWidget *child;
-
-    if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-        return root;
-    for (child = gtk_widget_get_first_child (root); child != NULL; child = gtk_widget_get_next_sibling (child)) {
-        GtkWidget *found = find_type (child, type);
-        if (found != NULL)
-            return found;
-    }
-    return NULL;
-}
-
-/* Deletes @path and everything under it. */
-static void
-remove_tree (GFile *file)
-{
-    g_autoptr (GFileEnumerator) en = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
-                                                                G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-    GFileInfo *info;
-
-    while (en != NULL && (info = g_file_enumerator_next_file (en, NULL, NULL)) != NULL) {
-        g_autoptr (GFile) child = g_file_get_child (file, g_file_info_get_name (info));
-        remove_tree (child);
-        g_object_unref (info);
-    }
-    g_file_delete (file, NULL, NULL);
-}
-
 // ---- screenshots ------------------------------------------------------------------
 
-typedef struct {
-    int     width, height;
-    guchar *pixels;   /* B, G, R, A */
-} Shot;
-
-static void
-shot_clear (Shot *s)
-{
-    g_clear_pointer (&s->pixels, g_free);
-}
-
+/* Saves the window as <shot_dir>/attention-<name>.png into @shot. A widget
+ * that still waits for its allocation snapshots to nothing: up to 20 frames. */
 static void
 take_screenshot (const char *name, Shot *shot)
 {
-    GtkWidget *widget = GTK_WIDGET (window);
-    int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
-    g_autofree char *path = g_strdup_printf ("%s/attention-%s.png", shot_dir, name);
-    g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-    GskRenderNode *node = NULL;
-    g_autoptr (GdkTexture) texture = NULL;
-
-    /* a widget that still waits for its allocation snapshots to nothing: retry after a frame */
-    for (int attempt = 0; attempt < 20; attempt++) {
-        GtkSnapshot *snapshot = gtk_snapshot_new ();
-        gtk_test_widget_wait_for_draw (widget);
-        gdk_paintable_snapshot (paintable, snapshot, w, h);
-        if ((node = gtk_snapshot_free_to_node (snapshot)) != NULL)
-            break;
-    }
-    g_assert_nonnull (node);
-    texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
-                                           &GRAPHENE_RECT_INIT (0, 0, w, h));
-    gsk_render_node_unref (node);
-    g_assert_true (gdk_texture_save_to_png (texture, path));
-    g_test_message ("screenshot: %s", path);
-    shot->width = gdk_texture_get_width (texture);
-    shot->height = gdk_texture_get_height (texture);
-    shot->pixels = g_malloc ((gsize) shot->width * shot->height * 4);
-    gdk_texture_download (texture, shot->pixels, (gsize) shot->width * 4);
-}
-
-static void
-pixel_at (const Shot *s, double x, double y, int rgb[3])
-{
-    int ix = CLAMP ((int) x, 0, s->width - 1), iy = CLAMP ((int) y, 0, s->height - 1);
-    const guchar *p = s->pixels + ((gsize) iy * s->width + ix) * 4;
-
-    rgb[0] = p[2];
-    rgb[1] = p[1];
-    rgb[2] = p[0];
+    save_screenshot (GTK_WIDGET (window), "attention-", name, 20, shot);
 }
 
 /* The centre of patch @i of tile @tile, in window coordinates. */
@@ -243,44 +134,16 @@ assert_maps_drawn (const Shot *s)
         }
         g_assert_cmpfloat (m[imax], >, m[imin]);
         patch_centre (t, imax, &x, &y);
-        pixel_at (s, x, y, c);
+        shot_pixel (s, x, y, c);
         g_test_message ("tile %d max patch %d at (%.0f, %.0f): %d %d %d", t, imax, x, y, c[0], c[1], c[2]);
         g_assert_cmpint (colour_dist (c, top), <=, 3);
         patch_centre (t, imin, &x, &y);
-        pixel_at (s, x, y, c);
+        shot_pixel (s, x, y, c);
         g_assert_cmpint (colour_dist (c, bottom), <=, 3);
     }
 }
 
 // ---- fixtures -----------------------------------------------------------------------
-
-static void
-write_split (const char *split, int n, guint32 seed)
-{
-    int64_t shape[3] = { n, SIDE, SIDE }, lshape[1] = { n };
-    g_autoptr (DinolabArray) img = dinolab_array_new (DINOLAB_DTYPE_U8, 3, shape);
-    g_autoptr (DinolabArray) lab = dinolab_array_new (DINOLAB_DTYPE_U8, 1, lshape);
-    g_autofree char *pi = g_strdup_printf ("%s/%s_images.npy", tmpdir, split);
-    g_autofree char *pl = g_strdup_printf ("%s/%s_labels.npy", tmpdir, split);
-    g_autoptr (GRand) r = g_rand_new_with_seed (seed);
-    guint8 *px = img->data;
-    g_autoptr (GError) error = NULL;
-
-    /* class 0: bright left half, 1: bright top half, 2: diagonal stripes; noise */
-    for (int i = 0; i < n; i++) {
-        int c = i % 3;
-        ((guint8 *) lab->data)[i] = (guint8) c;
-        for (int y = 0; y < SIDE; y++)
-            for (int x = 0; x < SIDE; x++) {
-                int v = g_rand_int_range (r, 0, 61);
-                if ((c == 0 && x < SIDE / 2) || (c == 1 && y < SIDE / 2) || (c == 2 && (x + y) % 8 < 4))
-                    v += 150;
-                px[(i * SIDE + y) * SIDE + x] = (guint8) MIN (v, 255);
-            }
-    }
-    g_assert_true (dinolab_npy_write (pi, img, &error));
-    g_assert_true (dinolab_npy_write (pl, lab, &error));
-}
 
 static void
 train_run (void)
@@ -314,22 +177,6 @@ train_run (void)
     g_assert_no_error (error);
     g_assert_cmpuint (runs->len, ==, 1);
     run_uuid = g_strdup (((DinolabRunInfo *) runs->pdata[0])->uuid);
-}
-
-static void
-on_toast (GSimpleAction *action G_GNUC_UNUSED, GVariant *param, gpointer data G_GNUC_UNUSED)
-{
-    g_test_message ("toast: %s", g_variant_get_string (param, NULL));
-    g_ptr_array_add (toasts, g_variant_dup_string (param, NULL));
-}
-
-static gboolean
-toast_contains (const char *text)
-{
-    for (guint i = 0; i < toasts->len; i++)
-        if (strstr (toasts->pdata[i], text) != NULL)
-            return TRUE;
-    return FALSE;
 }
 
 // ---- tests ----------------------------------------------------------------------------
@@ -448,7 +295,7 @@ test_threshold (void)
                                                          a.origin.y, &px, &py));
         for (int y = 0; y < a.size.height; y++)
             for (int x = 0; x < a.size.width; x++) {
-                pixel_at (&s, px + x, py + y, c);
+                shot_pixel (&s, px + x, py + y, c);
                 n_red += colour_dist (c, red) <= 2;
             }
         g_test_message ("head 0 tile: %d outline pixels", n_red);
@@ -535,11 +382,12 @@ test_weight_file (void)
     /* a missing file: a toast with the engine's message */
     dinolab_attention_view_show_weights (view, "/nonexistent/none.safetensors");
     wait_idle ();
-    g_assert_true (toast_contains ("none.safetensors"));
+    g_assert_true (has_toast ("none.safetensors"));
 }
 
-/* The timeline: the snapshots differ between steps; the last one equals the
- * view's own computation on the last checkpoint for the same probe item. */
+/* The timeline: the snapshots differ between the first (the random
+ * initialisation) and the last; the last one equals the view's own computation
+ * on the last checkpoint for the same probe item. */
 static void
 test_timeline (void)
 {
@@ -552,7 +400,9 @@ test_timeline (void)
     Shot s = { 0 };
 
     g_assert_nonnull (steps);
-    g_assert_cmpuint (steps->len, ==, 2);
+    /* the random initialisation (step 0), then the end of each of the two epochs */
+    g_assert_cmpuint (steps->len, ==, 3);
+    g_assert_cmpint (g_array_index (steps, gint64, 0), ==, 0);
     g_assert_nonnull (last);
     /* back to the run's checkpoint, on probe 1's item of the test split */
     dinolab_attention_view_show_run (view, run_uuid);
@@ -580,10 +430,10 @@ test_timeline (void)
     take_screenshot ("timeline-first", &s);
     assert_maps_drawn (&s);
 
-    gtk_range_set_value (GTK_RANGE (control ("timeline")), 1);
+    gtk_range_set_value (GTK_RANGE (control ("timeline")), steps->len - 1);
     wait_idle ();
     g_free (expect);
-    expect = g_strdup_printf ("Snapshot at step %" G_GINT64_FORMAT, g_array_index (steps, gint64, 1));
+    expect = g_strdup_printf ("Snapshot at step %" G_GINT64_FORMAT, g_array_index (steps, gint64, steps->len - 1));
     g_assert_nonnull (strstr (status_text (), expect));
     last_maps = copy_maps ();
     for (int i = 0; i < (HEADS + 1) * P; i++)
@@ -603,8 +453,8 @@ test_timeline (void)
                 double x, y;
                 int a[3], b[3];
                 patch_centre (t, i, &x, &y);
-                pixel_at (&s, x, y, a);
-                pixel_at (&s2, x, y, b);
+                shot_pixel (&s, x, y, a);
+                shot_pixel (&s2, x, y, b);
                 changed += colour_dist (a, b) > 8;
             }
         g_test_message ("timeline: %d of %d head patches changed colour", changed, HEADS * P);
@@ -623,7 +473,7 @@ test_live (void)
     gtk_drop_down_set_selected (GTK_DROP_DOWN (control ("source-kind")), 1);
     wait_idle ();
     g_assert_nonnull (strstr (status_text (), "checkpoint at step 12"));
-    g_assert_true (toast_contains ("is not running"));
+    g_assert_true (has_toast ("is not running"));
     g_assert_cmpint (dinolab_attention_grid_get_n_heads (grid), ==, HEADS);
     gtk_drop_down_set_selected (GTK_DROP_DOWN (control ("source-kind")), 0);
     wait_idle ();
@@ -691,35 +541,20 @@ test_export (void)
 int
 main (int argc, char **argv)
 {
-    const char *localedir = g_getenv ("DINOLAB_LOCALEDIR");
-    g_autoptr (GError) error = NULL;
     g_autoptr (GSimpleActionGroup) win_actions = g_simple_action_group_new ();
-    g_autoptr (GSimpleAction) show_toast = g_simple_action_new ("show-toast", G_VARIANT_TYPE_STRING);
-    const char *locale;
     int ret;
 
-    locale = setlocale (LC_ALL, "");
-    if (locale == NULL || strcmp (locale, "C") == 0 || strcmp (locale, "POSIX") == 0)
-        setlocale (LC_ALL, "C.UTF-8");
-    g_unsetenv ("LANGUAGE");
-    bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
-    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-    textdomain (GETTEXT_PACKAGE);
+    init_locale ();
+    init_translations ();
     gtk_test_init (&argc, &argv, NULL);
 
-    shot_dir = g_strdup (g_getenv ("DINOLAB_SCREENSHOT_DIR"));
-    if (shot_dir == NULL)
-        shot_dir = g_build_filename (g_get_current_dir (), "screenshots", NULL);
-    g_assert_cmpint (g_mkdir_with_parents (shot_dir, 0755), ==, 0);
-    tmpdir = g_dir_make_tmp ("dinolab-test-attention-XXXXXX", &error);
-    g_assert_no_error (error);
-    write_split ("train", 48, 1);
-    write_split ("test", 12, 2);
+    screenshot_dir_init (NULL);
+    tmpdir = make_tmp_dir ("dinolab-test-attention-XXXXXX");
+    write_stripes_split (tmpdir, "train", 48, SIDE, 1);
+    write_stripes_split (tmpdir, "test", 12, SIDE, 2);
     train_run ();
 
-    toasts = g_ptr_array_new_with_free_func (g_free);
-    g_signal_connect (show_toast, "activate", G_CALLBACK (on_toast), NULL);
-    g_action_map_add_action (G_ACTION_MAP (win_actions), G_ACTION (show_toast));
+    toast_stand_in_add (G_ACTION_MAP (win_actions));
     window = GTK_WINDOW (gtk_window_new ());
     gtk_window_set_default_size (window, 1100, 720);
     gtk_widget_insert_action_group (GTK_WIDGET (window), "win", G_ACTION_GROUP (win_actions));
@@ -727,7 +562,7 @@ main (int argc, char **argv)
     gtk_window_set_child (window, GTK_WIDGET (view));
     dinolab_attention_view_set_store (view, store);
     gtk_window_present (window);
-    grid = DINOLAB_ATTENTION_GRID (find_type (GTK_WIDGET (view), DINOLAB_TYPE_ATTENTION_GRID));
+    grid = DINOLAB_ATTENTION_GRID (find_descendant (GTK_WIDGET (view), DINOLAB_TYPE_ATTENTION_GRID));
     g_assert_nonnull (grid);
     WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 5000);
     wait_idle ();
@@ -746,10 +581,7 @@ main (int argc, char **argv)
     gtk_window_destroy (window);
     g_ptr_array_unref (toasts);
     g_clear_pointer (&store, dinolab_store_close);
-    {
-        g_autoptr (GFile) dir = g_file_new_for_path (tmpdir);
-        remove_tree (dir);
-    }
+    remove_tree (tmpdir);
     g_free (run_uuid);
     g_free (shot_dir);
     g_free (tmpdir);

@@ -35,91 +35,11 @@
 #include "dinolab-config-page.h"
 #include "dinolab-preferences-window.h"
 
-static char *shot_dir;
+#include "gui-test-util.h"
+
 static const char * const preset_dirs[] = { PKGDATADIR "/presets", SOURCE_DATADIR "/presets", NULL };
 
-// ---- waiting on the main loop ------------------------------------------------
-
-static gboolean timed_out;
-
-static gboolean
-on_timeout (gpointer data G_GNUC_UNUSED)
-{
-    timed_out = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Spins the main loop until @cond holds or @ms milliseconds have passed. */
-#define WAIT_UNTIL(cond, ms) G_STMT_START {                       \
-        guint wait_id_;                                           \
-        timed_out = FALSE;                                        \
-        wait_id_ = g_timeout_add ((ms), on_timeout, NULL);        \
-        while (!(cond) && !timed_out)                             \
-            g_main_context_iteration (NULL, TRUE);                \
-        if (!timed_out)                                           \
-            g_source_remove (wait_id_);                           \
-    } G_STMT_END
-
-/* Spins the main loop for @ms milliseconds (lets layout and drawing settle). */
-static void
-spin_for (guint ms)
-{
-    WAIT_UNTIL (FALSE, ms);
-}
-
 // ---- finding widgets -------------------------------------------------------------
-
-/* The first descendant of @root (or @root) whose widget name is @name. */
-static GtkWidget *
-find_named (GtkWidget *root, const char *name)
-{
-    GtkWidget *child;
-
-    if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
-        return root;
-    for (child = gtk_widget_get_first_child (root); child != NULL;
-         child = gtk_widget_get_next_sibling (child)) {
-        GtkWidget *found = find_named (child, name);
-        if (found != NULL)
-            return found;
-    }
-    return NULL;
-}
-
-/* The first AdwPreferencesRow (or subclass) under @root titled @title. */
-static GtkWidget *
-find_row (GtkWidget *root, const char *title)
-{
-    GtkWidget *child;
-
-    if (ADW_IS_PREFERENCES_ROW (root)
-        && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (root)), title) == 0)
-        return root;
-    for (child = gtk_widget_get_first_child (root); child != NULL;
-         child = gtk_widget_get_next_sibling (child)) {
-        GtkWidget *found = find_row (child, title);
-        if (found != NULL)
-            return found;
-    }
-    return NULL;
-}
-
-/* The first GtkLabel under @root whose text is @text, or NULL. */
-static GtkWidget *
-find_label (GtkWidget *root, const char *text)
-{
-    GtkWidget *child;
-
-    if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0)
-        return root;
-    for (child = gtk_widget_get_first_child (root); child != NULL;
-         child = gtk_widget_get_next_sibling (child)) {
-        GtkWidget *found = find_label (child, text);
-        if (found != NULL)
-            return found;
-    }
-    return NULL;
-}
 
 /* The row (AdwActionRow) holding the control of @key. */
 static AdwActionRow *
@@ -135,93 +55,11 @@ row_of (GtkWidget *control)
 
 // ---- screenshots and their pixels -------------------------------------------------
 
-typedef struct {
-    int    width, height;
-    double dominant_share;  /* share of pixels with the most common colour */
-    guint  n_colours;       /* distinct colours, 4 bits a channel */
-    guint  n_red;           /* pixels of the error colour */
-} ShotStats;
-
-/* Renders @widget (mapped) with its window's renderer. Returns a new texture or NULL. */
-static GdkTexture *
-render_widget (GtkWidget *widget)
+/* The error colour (ShotStats.n_marked of the screenshots). */
+static gboolean
+is_red (int r, int g, int b)
 {
-    int w = gtk_widget_get_width (widget);
-    int h = gtk_widget_get_height (widget);
-    GdkPaintable *paintable;
-    GtkSnapshot *snapshot;
-    GskRenderNode *node;
-    GskRenderer *renderer;
-    GdkTexture *texture;
-
-    if (w <= 0 || h <= 0)
-        return NULL;
-    paintable = gtk_widget_paintable_new (widget);
-    snapshot = gtk_snapshot_new ();
-    gdk_paintable_snapshot (paintable, snapshot, w, h);
-    node = gtk_snapshot_free_to_node (snapshot);
-    g_object_unref (paintable);
-    if (node == NULL)
-        return NULL;
-    renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-    texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
-    gsk_render_node_unref (node);
-    return texture;
-}
-
-/* Saves @widget as <shot_dir>/<name>.png and measures its pixels into @stats. */
-static void
-take_screenshot (GtkWidget *widget, const char *name, ShotStats *stats)
-{
-    g_autoptr(GdkTexture) texture = NULL;
-    g_autofree char *path = g_strdup_printf ("%s/%s.png", shot_dir, name);
-    g_autofree guchar *pixels = NULL;
-    g_autofree guint *histogram = g_new0 (guint, 4096);
-    gsize stride;
-    guint max_count = 0;
-    int x, y, i;
-
-    gtk_test_widget_wait_for_draw (widget);
-    texture = render_widget (widget);
-    g_assert_nonnull (texture);
-    g_assert_true (gdk_texture_save_to_png (texture, path));
-    g_test_message ("screenshot: %s", path);
-
-    memset (stats, 0, sizeof *stats);
-    stats->width = gdk_texture_get_width (texture);
-    stats->height = gdk_texture_get_height (texture);
-    stride = (gsize) stats->width * 4;
-    pixels = g_malloc (stride * stats->height);
-    gdk_texture_download (texture, pixels, stride);
-
-    /* CAIRO_FORMAT_ARGB32 in memory on a little-endian machine: B, G, R, A. */
-    for (y = 0; y < stats->height; y++) {
-        const guchar *row = pixels + y * stride;
-        for (x = 0; x < stats->width; x++) {
-            int b = row[4 * x], g = row[4 * x + 1], r = row[4 * x + 2];
-            histogram[((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4)]++;
-            if (r >= 160 && r - g >= 80 && r - b >= 80)
-                stats->n_red++;
-        }
-    }
-    for (i = 0; i < 4096; i++) {
-        if (histogram[i] > 0)
-            stats->n_colours++;
-        max_count = MAX (max_count, histogram[i]);
-    }
-    stats->dominant_share = (double) max_count / ((double) stats->width * stats->height);
-    g_test_message ("%s: %dx%d, %u colours, most common %.1f %%, %u red pixels",
-                    name, stats->width, stats->height, stats->n_colours,
-                    100.0 * stats->dominant_share, stats->n_red);
-}
-
-static void
-assert_drawn (const ShotStats *stats)
-{
-    g_assert_cmpint (stats->width, >, 100);
-    g_assert_cmpint (stats->height, >, 100);
-    g_assert_cmpuint (stats->n_colours, >, 8);
-    g_assert_cmpfloat (stats->dominant_share, <, 0.97);
+    return r >= 160 && r - g >= 80 && r - b >= 80;
 }
 
 // ---- the page in a window --------------------------------------------------------
@@ -363,7 +201,7 @@ test_config_fields (void)
     {
         /* the drop-down's subtitle is the start of the preset's description */
         g_autofree char *description = dinolab_hparams_describe_preset ("default", preset_dirs, NULL);
-        GtkWidget *preset_row = find_row (GTK_WIDGET (form.page), "Preset");
+        GtkWidget *preset_row = find_preferences_row (GTK_WIDGET (form.page), "Preset");
         const char *subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (preset_row));
 
         g_assert_nonnull (description);
@@ -371,19 +209,19 @@ test_config_fields (void)
         g_assert_true (g_str_has_prefix (description, subtitle));
     }
 
-    take_screenshot (GTK_WIDGET (form.window), "config-form-top", &stats);
+    screenshot_measure (GTK_WIDGET (form.window), "config-form-top", is_red, "red", &stats);
     assert_drawn (&stats);
 
     /* the preset's whole description, in its expander */
     {
-        AdwExpanderRow *about = ADW_EXPANDER_ROW (find_row (GTK_WIDGET (form.page), "About This Preset"));
+        AdwExpanderRow *about = ADW_EXPANDER_ROW (find_preferences_row (GTK_WIDGET (form.page), "About This Preset"));
         g_autofree char *description = dinolab_hparams_describe_preset ("default", preset_dirs, NULL);
 
         g_assert_nonnull (about);
         g_assert_nonnull (find_label (GTK_WIDGET (about), description));
         adw_expander_row_set_expanded (about, TRUE);
         spin_for (400);  /* the reveal animation */
-        take_screenshot (GTK_WIDGET (form.window), "config-preset-about", &stats);
+        screenshot_measure (GTK_WIDGET (form.window), "config-preset-about", is_red, "red", &stats);
         assert_drawn (&stats);
         adw_expander_row_set_expanded (about, FALSE);
         spin_for (400);
@@ -399,10 +237,10 @@ test_config_fields (void)
                      "fashion-mnist");
     g_assert_true (dinolab_config_page_load_preset (form.page, "default", NULL));
     form_scroll_to (&form, GTK_WIDGET (row_of (form_control (&form, "arch"))));
-    take_screenshot (GTK_WIDGET (form.window), "config-form-arch", &stats);
+    screenshot_measure (GTK_WIDGET (form.window), "config-form-arch", is_red, "red", &stats);
     assert_drawn (&stats);
     form_scroll_to (&form, GTK_WIDGET (row_of (form_control (&form, "student_temp"))));
-    take_screenshot (GTK_WIDGET (form.window), "config-form-loss", &stats);
+    screenshot_measure (GTK_WIDGET (form.window), "config-form-loss", is_red, "red", &stats);
     assert_drawn (&stats);
     form_close (&form);
 }
@@ -532,9 +370,9 @@ test_config_invalid (void)
         g_assert_false (dinolab_config_page_get_hparams (form.page, &hp));
 
         form_scroll_to (&form, GTK_WIDGET (row_of (form_control (&form, "arch"))));
-        take_screenshot (GTK_WIDGET (form.window), "config-invalid", &stats);
+        screenshot_measure (GTK_WIDGET (form.window), "config-invalid", is_red, "red", &stats);
         assert_drawn (&stats);
-        g_assert_cmpuint (stats.n_red, >, 100);  /* the message and the entry's outline */
+        g_assert_cmpuint (stats.n_marked, >, 100);  /* red: the message and the entry's outline */
 
         /* an unrelated edit does not move the mark */
         g_assert_true (dinolab_config_page_set_value (form.page, "epochs", "4"));
@@ -648,7 +486,7 @@ test_config_invalid (void)
 
     /* the preset drop-down loads a preset when chosen */
     {
-        AdwComboRow *preset_row = ADW_COMBO_ROW (find_row (GTK_WIDGET (form.page), "Preset"));
+        AdwComboRow *preset_row = ADW_COMBO_ROW (find_preferences_row (GTK_WIDGET (form.page), "Preset"));
         GListModel *model = adw_combo_row_get_model (preset_row);
         guint i;
 
@@ -679,7 +517,7 @@ test_config_locked (void)
     dinolab_config_page_set_locked (form.page, TRUE);
     for (i = 0; i < n; i++)
         g_assert_false (gtk_widget_is_sensitive (form_control (&form, dinolab_hparams_get_key (i))));
-    g_assert_false (gtk_widget_is_sensitive (find_row (GTK_WIDGET (form.page), "Preset")));
+    g_assert_false (gtk_widget_is_sensitive (find_preferences_row (GTK_WIDGET (form.page), "Preset")));
     g_assert_false (gtk_widget_is_sensitive (find_named (GTK_WIDGET (form.page), "dataset-menu-button")));
     dinolab_config_page_set_locked (form.page, FALSE);
     for (i = 0; i < n; i++)
@@ -713,9 +551,9 @@ test_preferences (void)
     WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 5000);
     g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (window)));
 
-    preset_row = ADW_COMBO_ROW (find_row (GTK_WIDGET (window), "Default preset"));
-    axis_row = ADW_COMBO_ROW (find_row (GTK_WIDGET (window), "Horizontal axis"));
-    store_row = ADW_ACTION_ROW (find_row (GTK_WIDGET (window), "Database in use"));
+    preset_row = ADW_COMBO_ROW (find_preferences_row (GTK_WIDGET (window), "Default preset"));
+    axis_row = ADW_COMBO_ROW (find_preferences_row (GTK_WIDGET (window), "Horizontal axis"));
+    store_row = ADW_ACTION_ROW (find_preferences_row (GTK_WIDGET (window), "Database in use"));
     scale = GTK_RANGE (find_named (GTK_WIDGET (window), "GtkScale"));  /* the class name */
     g_assert_nonnull (preset_row);
     g_assert_nonnull (axis_row);
@@ -729,7 +567,7 @@ test_preferences (void)
     g_assert_cmpfloat_with_epsilon (gtk_range_get_value (scale), 0.6, 1e-9);
     g_assert_cmpstr (adw_action_row_get_subtitle (store_row), ==, "/tmp/dinolab-test/runs.db");
 
-    take_screenshot (GTK_WIDGET (window), "preferences", &stats);
+    screenshot_measure (GTK_WIDGET (window), "preferences", is_red, "red", &stats);
     assert_drawn (&stats);
 
     /* the widgets write the settings */
@@ -790,12 +628,12 @@ test_config_translation (void)
     }
     form_open (&form);
     g_assert_nonnull (find_label (GTK_WIDGET (form.page), _("Data and Crops")));
-    g_assert_nonnull (find_row (GTK_WIDGET (form.page), _("Patch size")));
+    g_assert_nonnull (find_preferences_row (GTK_WIDGET (form.page), _("Patch size")));
     g_assert_cmpstr (_("Patch size"), !=, "Patch size");
-    take_screenshot (GTK_WIDGET (form.window), "config-form-de", &stats);
+    screenshot_measure (GTK_WIDGET (form.window), "config-form-de", is_red, "red", &stats);
     assert_drawn (&stats);
     form_scroll_to (&form, GTK_WIDGET (row_of (form_control (&form, "student_temp"))));
-    take_screenshot (GTK_WIDGET (form.window), "config-form-de-loss", &stats);
+    screenshot_measure (GTK_WIDGET (form.window), "config-form-de-loss", is_red, "red", &stats);
     assert_drawn (&stats);
     form_close (&form);
     g_unsetenv ("LANGUAGE");
@@ -805,25 +643,13 @@ test_config_translation (void)
 int
 main (int argc, char **argv)
 {
-    const char *localedir = g_getenv ("DINOLAB_LOCALEDIR");
-    const char *locale;
-
-    /* LANGUAGE works only in a non-C locale; this image has C.UTF-8 only. */
-    locale = setlocale (LC_ALL, "");
-    if (locale == NULL || strcmp (locale, "C") == 0 || strcmp (locale, "POSIX") == 0)
-        setlocale (LC_ALL, "C.UTF-8");
-    g_unsetenv ("LANGUAGE");
-    bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
-    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-    textdomain (GETTEXT_PACKAGE);
+    init_locale ();
+    init_translations ();
 
     gtk_test_init (&argc, &argv, NULL);  /* makes warnings and criticals fatal */
     adw_init ();
 
-    shot_dir = g_strdup (g_getenv ("DINOLAB_SCREENSHOT_DIR"));
-    if (shot_dir == NULL)
-        shot_dir = g_build_filename (g_get_current_dir (), "screenshots", NULL);
-    g_assert_cmpint (g_mkdir_with_parents (shot_dir, 0755), ==, 0);
+    screenshot_dir_init (NULL);
 
     g_test_add_func ("/gui/config/fields", test_config_fields);
     g_test_add_func ("/gui/config/presets", test_config_presets);

@@ -27,92 +27,21 @@
 
 #include "dinolab-plot.h"
 
-static char *shot_dir;
-
-// ---- waiting on the main loop ------------------------------------------------
-
-static gboolean timed_out;
-
-static gboolean
-on_timeout (gpointer data G_GNUC_UNUSED)
-{
-    timed_out = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Spins the main loop until @cond holds or @ms milliseconds have passed. */
-#define WAIT_UNTIL(cond, ms) G_STMT_START {                       \
-        guint wait_id_;                                           \
-        timed_out = FALSE;                                        \
-        wait_id_ = g_timeout_add ((ms), on_timeout, NULL);        \
-        while (!(cond) && !timed_out)                             \
-            g_main_context_iteration (NULL, TRUE);                \
-        if (!timed_out)                                           \
-            g_source_remove (wait_id_);                           \
-    } G_STMT_END
+#include "gui-test-util.h"
 
 // ---- pixels ----------------------------------------------------------------------
 
-/* An image's pixels as bytes B, G, R, A (CAIRO_FORMAT_ARGB32, little endian). */
-typedef struct {
-    int     width, height;
-    gsize   stride;
-    guchar *data;
-} Pixels;
-
-static void
-pixels_clear (Pixels *p)
-{
-    g_clear_pointer (&p->data, g_free);
-}
-
-/* Renders @widget (mapped) with its window's renderer. Returns a new texture. */
-static GdkTexture *
-render_widget (GtkWidget *widget)
-{
-    int w = gtk_widget_get_width (widget);
-    int h = gtk_widget_get_height (widget);
-    GdkPaintable *paintable;
-    GtkSnapshot *snapshot;
-    GskRenderNode *node;
-    GdkTexture *texture;
-
-    g_assert_cmpint (w, >, 0);
-    g_assert_cmpint (h, >, 0);
-    paintable = gtk_widget_paintable_new (widget);
-    snapshot = gtk_snapshot_new ();
-    gdk_paintable_snapshot (paintable, snapshot, w, h);
-    node = gtk_snapshot_free_to_node (snapshot);
-    g_object_unref (paintable);
-    g_assert_nonnull (node);
-    texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
-                                           node, &GRAPHENE_RECT_INIT (0, 0, w, h));
-    gsk_render_node_unref (node);
-    return texture;
-}
-
 /* Saves @widget as <shot_dir>/<name>.png and downloads its pixels. */
 static void
-take_screenshot (GtkWidget *widget, const char *name, Pixels *out)
+take_screenshot (GtkWidget *widget, const char *name, Shot *out)
 {
-    g_autoptr(GdkTexture) texture = NULL;
-    g_autofree char *path = g_strdup_printf ("%s/%s.png", shot_dir, name);
-
-    gtk_test_widget_wait_for_draw (widget);
-    texture = render_widget (widget);
-    g_assert_true (gdk_texture_save_to_png (texture, path));
-    g_test_message ("screenshot: %s", path);
-    out->width = gdk_texture_get_width (texture);
-    out->height = gdk_texture_get_height (texture);
-    out->stride = (gsize) out->width * 4;
-    out->data = g_malloc (out->stride * out->height);
-    gdk_texture_download (texture, out->data, out->stride);
+    save_screenshot (widget, "", name, 1, out);
 }
 
 /* Pixels within @tol of the colour @hex in the rectangle (x0,y0)-(x1,y1);
  * a rectangle of -1 means the whole image. */
 static guint
-count_colour (const Pixels *p, const char *hex, int tol, int x0, int y0, int x1, int y1)
+count_colour (const Shot *p, const char *hex, int tol, int x0, int y0, int x1, int y1)
 {
     GdkRGBA rgba;
     int r, g, b, x, y;
@@ -469,7 +398,7 @@ test_plot_window (void)
     GtkWidget *plot = dinolab_plot_new ();
     GtkWindow *window;
     graphene_rect_t area;
-    Pixels shot = { 0 };
+    Shot shot = { 0 };
     guint i;
 
     add_training_series (DINOLAB_PLOT (plot));
@@ -486,13 +415,13 @@ test_plot_window (void)
         g_test_message ("series %u: %u pixels of %s, %u of %s", i, n_light, light[i], n_dark, dark[i]);
         g_assert_cmpuint (MAX (n_light, n_dark), >, 150);  /* thin sloped lines: few exact pixels */
     }
-    pixels_clear (&shot);
+    shot_clear (&shot);
 
     /* hover read-out in the middle */
     dinolab_plot_hover (DINOLAB_PLOT (plot), area.origin.x + area.size.width * 0.5,
                         area.origin.y + area.size.height * 0.5);
     take_screenshot (GTK_WIDGET (window), "plot-hover", &shot);
-    pixels_clear (&shot);
+    shot_clear (&shot);
     dinolab_plot_hover (DINOLAB_PLOT (plot), -1, -1);
 
     /* the dark style takes the lighter palette */
@@ -504,13 +433,13 @@ test_plot_window (void)
         g_assert_cmpuint (n_dark, >, 150);
         g_assert_cmpuint (count_colour (&shot, light[i], 10, -1, -1, -1, -1), <, 50);
     }
-    pixels_clear (&shot);
+    shot_clear (&shot);
     adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
 
     /* wall time on x: minutes for a 12-minute run */
     dinolab_plot_set_x_kind (DINOLAB_PLOT (plot), DINOLAB_PLOT_X_WALL);
     take_screenshot (GTK_WIDGET (window), "plot-wall-time", &shot);
-    pixels_clear (&shot);
+    shot_clear (&shot);
 
     gtk_window_destroy (window);
 }
@@ -522,7 +451,7 @@ test_plot_zoom (void)
     GtkWindow *window;
     graphene_rect_t area;
     double x0, x1, y0, y1, zx0, zx1, zy0, zy1;
-    Pixels shot = { 0 };
+    Shot shot = { 0 };
 
     add_training_series (DINOLAB_PLOT (plot));
     show_plot (plot, 800, 480, &window);
@@ -542,7 +471,7 @@ test_plot_zoom (void)
     g_assert_cmpfloat_with_epsilon (zy0, y0 + 0.5 * (y1 - y0), 1e-9);
     g_assert_cmpfloat_with_epsilon (zy1, y1, 1e-9);
     take_screenshot (GTK_WIDGET (window), "plot-zoomed", &shot);
-    pixels_clear (&shot);
+    shot_clear (&shot);
 
     /* a click-sized drag does nothing */
     dinolab_plot_zoom_rect (DINOLAB_PLOT (plot), area.origin.x + 10, area.origin.y + 10,
@@ -567,7 +496,7 @@ test_plot_log (void)
     cairo_surface_t *surface;
     cairo_t *cr;
     double y0, y1;
-    Pixels shot = { 0 };
+    Shot shot = { 0 };
     guint i;
 
     /* a warm-up that starts at 0, a few negatives, then a cosine decay */
@@ -600,7 +529,7 @@ test_plot_log (void)
     take_screenshot (GTK_WIDGET (window), "plot-log", &shot);
     g_assert_cmpuint (count_colour (&shot, "#1c71d8", 10, -1, -1, -1, -1)
                       + count_colour (&shot, "#62a0ea", 10, -1, -1, -1, -1), >, 200);
-    pixels_clear (&shot);
+    shot_clear (&shot);
     gtk_window_destroy (window);
 }
 
@@ -617,7 +546,7 @@ test_plot_spike (void)
     GdkRGBA red = { 1, 0, 0, 1 };
     cairo_surface_t *surface;
     cairo_t *cr;
-    Pixels p = { 0 };
+    Shot p = { 0 };
     double y1;
     int column, band_top, band_bottom;
     guint i;
@@ -663,7 +592,7 @@ test_plot_spike (void)
     /* 61.2 % of the way across a data area that starts a little right of 0 */
     g_assert_cmpint (column, >, 0.612 * 1000 - 40);
     g_assert_cmpint (column, <, 0.612 * 1000 + 40);
-    pixels_clear (&p);
+    shot_clear (&p);
     g_object_unref (plot);
 }
 
@@ -727,10 +656,7 @@ main (int argc, char **argv)
     gtk_test_init (&argc, &argv, NULL);  /* makes warnings and criticals fatal */
     adw_init ();
 
-    shot_dir = g_strdup (g_getenv ("DINOLAB_SCREENSHOT_DIR"));
-    if (shot_dir == NULL)
-        shot_dir = g_build_filename (g_get_current_dir (), "screenshots", NULL);
-    g_assert_cmpint (g_mkdir_with_parents (shot_dir, 0755), ==, 0);
+    screenshot_dir_init (NULL);
 
     g_test_add_func ("/gui/plot/axis/nice-step", test_axis_nice_step);
     g_test_add_func ("/gui/plot/axis/ticks", test_axis_ticks);

@@ -36,13 +36,13 @@
 #include "dinolab-run-model.h"
 #include "dinolab-runs-view.h"
 
+#include "gui-test-util.h"
+
 static char *tmpdir;
 static char *db_path;
-static char *shot_dir;
 static DinolabStore *store;       /* the test's own handle */
 static GtkWindow *window;
 static DinolabRunsView *view;
-static GPtrArray *toasts;         /* char *, what win.show-toast received */
 static guint n_loaded;            /* compare page "loaded" emissions */
 static guint n_list_loaded;       /* view "loaded" emissions */
 static char *uuids[3];            /* runs A, B, C */
@@ -64,79 +64,7 @@ loss_at (int run, gint64 step)
   return 5.0 - (run + 1) * 0.01 * (double) step;
 }
 
-/* ---- waiting on the main loop ------------------------------------------------ */
-
-static gboolean timed_out;
-
-static gboolean
-on_timeout (gpointer data G_GNUC_UNUSED)
-{
-  timed_out = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-#define WAIT_UNTIL(cond, ms) G_STMT_START {                       \
-    guint wait_id_;                                               \
-    timed_out = FALSE;                                            \
-    wait_id_ = g_timeout_add ((ms), on_timeout, NULL);            \
-    while (!(cond) && !timed_out)                                 \
-      g_main_context_iteration (NULL, TRUE);                      \
-    if (!timed_out)                                               \
-      g_source_remove (wait_id_);                                 \
-  } G_STMT_END
-
 /* ---- widgets ---------------------------------------------------------------- */
-
-static GtkWidget *
-find_descendant (GtkWidget *root, GType type)
-{
-  GtkWidget *child;
-
-  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-    return root;
-  for (child = gtk_widget_get_first_child (root); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_descendant (child, type);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static GtkWidget *
-find_named (GtkWidget *root, const char *name)
-{
-  GtkWidget *child;
-
-  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
-    return root;
-  for (child = gtk_widget_get_first_child (root); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_named (child, name);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static GtkWindow *
-find_toplevel (GType type)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-  GtkWindow *found = NULL;
-  guint i;
-
-  for (i = 0; i < g_list_model_get_n_items (toplevels) && found == NULL; i++)
-    {
-      GtkWindow *w = g_list_model_get_item (toplevels, i);
-      if (G_TYPE_CHECK_INSTANCE_TYPE (w, type) && gtk_widget_get_visible (GTK_WIDGET (w)))
-        found = w;
-      g_object_unref (w);
-    }
-  return found;
-}
 
 static GtkColumnView *
 column_view (void)
@@ -209,72 +137,19 @@ select_runs (const int *which)
   g_assert_false (timed_out);
 }
 
-static gboolean
-has_toast (const char *text)
-{
-  guint i;
-
-  for (i = 0; i < toasts->len; i++)
-    if (strstr (g_ptr_array_index (toasts, i), text) != NULL)
-      return TRUE;
-  return FALSE;
-}
-
 /* ---- screenshots ----------------------------------------------------------------- */
-
-static GdkTexture *
-render_widget (GtkWidget *widget)
-{
-  int w = gtk_widget_get_width (widget);
-  int h = gtk_widget_get_height (widget);
-  GdkPaintable *paintable;
-  GtkSnapshot *snapshot;
-  GskRenderNode *node;
-  GdkTexture *texture;
-
-  if (w <= 0 || h <= 0)
-    return NULL;
-  paintable = gtk_widget_paintable_new (widget);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, w, h);
-  node = gtk_snapshot_free_to_node (snapshot);
-  g_object_unref (paintable);
-  if (node == NULL)
-    return NULL;
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
-                                         node, &GRAPHENE_RECT_INIT (0, 0, w, h));
-  gsk_render_node_unref (node);
-  return texture;
-}
 
 /* Saves @widget as <shot_dir>/runs-<name>.png; fails on a flat image. */
 static void
 screenshot (GtkWidget *widget, const char *name)
 {
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = g_strdup_printf ("%s/runs-%s.png", shot_dir, name);
-  g_autofree guchar *pixels = NULL;
-  g_autoptr(GHashTable) colours = g_hash_table_new (NULL, NULL);
-  int w, h, i;
+  Shot shot = { 0 };
 
   /* two frames: the first after a change may still lay out */
   gtk_test_widget_wait_for_draw (widget);
-  gtk_test_widget_wait_for_draw (widget);
-  texture = render_widget (widget);
-  g_assert_nonnull (texture);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
-  w = gdk_texture_get_width (texture);
-  h = gdk_texture_get_height (texture);
-  pixels = g_malloc ((gsize) w * h * 4);
-  gdk_texture_download (texture, pixels, (gsize) w * 4);
-  for (i = 0; i < w * h; i++)
-    {
-      guint32 px;
-      memcpy (&px, pixels + 4 * i, 4);
-      g_hash_table_add (colours, GUINT_TO_POINTER ((px & 0xf0f0f0) + 1));
-    }
-  g_assert_cmpuint (g_hash_table_size (colours), >, 8);
+  save_screenshot (widget, "runs-", name, 1, &shot);
+  g_assert_cmpuint (shot_n_colours (&shot, NULL), >, 8);
+  shot_clear (&shot);
 }
 
 /* ---- fixtures --------------------------------------------------------------------- */
@@ -314,15 +189,6 @@ make_runs (void)
 }
 
 static void
-show_toast_activated (GSimpleAction *action G_GNUC_UNUSED,
-                      GVariant      *parameter,
-                      gpointer       data G_GNUC_UNUSED)
-{
-  g_test_message ("toast: %s", g_variant_get_string (parameter, NULL));
-  g_ptr_array_add (toasts, g_variant_dup_string (parameter, NULL));
-}
-
-static void
 on_compare_loaded (void)
 {
   n_loaded++;
@@ -341,10 +207,9 @@ test_list (void)
 {
   GtkWidget *widget = dinolab_runs_view_new ();
   GSimpleActionGroup *group = g_simple_action_group_new ();
-  const GActionEntry entries[] = { { "show-toast", show_toast_activated, "s", NULL, NULL, { 0 } } };
   guint i;
 
-  g_action_map_add_action_entries (G_ACTION_MAP (group), entries, G_N_ELEMENTS (entries), NULL);
+  toast_stand_in_add (G_ACTION_MAP (group));
   window = GTK_WINDOW (gtk_window_new ());
   gtk_window_set_default_size (window, 1100, 760);
   gtk_widget_insert_action_group (GTK_WIDGET (window), "win", G_ACTION_GROUP (group));
@@ -584,7 +449,7 @@ test_edit (void)
 
   select_runs (a);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "runs.edit", NULL));
-  WAIT_UNTIL ((dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG)) != NULL
+  WAIT_UNTIL ((dialog = find_visible_toplevel (ADW_TYPE_MESSAGE_DIALOG)) != NULL
               && gtk_widget_get_mapped (GTK_WIDGET (dialog)), 3000);
   g_assert_nonnull (dialog);
   gtk_editable_set_text (GTK_EDITABLE (find_named (GTK_WIDGET (dialog), "name-row")), "renamed-run");
@@ -625,7 +490,7 @@ test_delete (void)
 
   select_runs (c);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "runs.delete", NULL));
-  WAIT_UNTIL ((dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG)) != NULL
+  WAIT_UNTIL ((dialog = find_visible_toplevel (ADW_TYPE_MESSAGE_DIALOG)) != NULL
               && gtk_widget_get_mapped (GTK_WIDGET (dialog)), 3000);
   g_assert_nonnull (dialog);
   screenshot (GTK_WIDGET (dialog), "delete-dialog");
@@ -644,38 +509,6 @@ test_delete (void)
 }
 
 /* ---- a live CLI run ------------------------------------------------------------------ */
-
-static void
-write_split (const char *dir, const char *split, int n, guint32 seed)
-{
-  gint64 shape[3] = { n, 12, 12 };
-  gint64 lshape[1] = { n };
-  g_autoptr(DinolabArray) img = dinolab_array_new (DINOLAB_DTYPE_U8, 3, shape);
-  g_autoptr(DinolabArray) lab = dinolab_array_new (DINOLAB_DTYPE_U8, 1, lshape);
-  g_autofree char *pi = g_strdup_printf ("%s/%s_images.npy", dir, split);
-  g_autofree char *pl = g_strdup_printf ("%s/%s_labels.npy", dir, split);
-  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
-  guint8 *px = img->data;
-  g_autoptr(GError) error = NULL;
-  int i, x, y;
-
-  /* class 0: bright left half, 1: bright top half, 2: diagonal stripes */
-  for (i = 0; i < n; i++)
-    {
-      int c = i % 3;
-      ((guint8 *) lab->data)[i] = (guint8) c;
-      for (y = 0; y < 12; y++)
-        for (x = 0; x < 12; x++)
-          {
-            int v = g_rand_int_range (rand, 0, 61);
-            if ((c == 0 && x < 6) || (c == 1 && y < 6) || (c == 2 && (x + y) % 4 < 2))
-              v += 150;
-            px[(i * 12 + y) * 12 + x] = (guint8) MIN (v, 255);
-          }
-    }
-  g_assert_true (dinolab_npy_write (pi, img, &error));
-  g_assert_true (dinolab_npy_write (pl, lab, &error));
-}
 
 static int
 find_row_by_name (const char *name)
@@ -717,8 +550,8 @@ test_live_cli (void)
       return;
     }
   g_assert_cmpint (g_mkdir_with_parents (data, 0755), ==, 0);
-  write_split (data, "train", 60, 1);
-  write_split (data, "test", 12, 2);
+  write_stripes_split (data, "train", 60, 12, 1);
+  write_stripes_split (data, "test", 12, 12, 2);
   dataset = g_strdup_printf ("dataset=npy:%s/train_images.npy", data);
 
   argv = g_ptr_array_new ();
@@ -783,24 +616,6 @@ test_live_cli (void)
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-          remove_tree (child);
-        else
-          g_unlink (child);
-      }
-  g_rmdir (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -810,16 +625,12 @@ main (int argc, char **argv)
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
 
-  shot_dir = g_strdup (g_getenv ("DINOLAB_SCREENSHOT_DIR"));
-  tmpdir = g_dir_make_tmp ("dinolab-test-runs-XXXXXX", &error);
-  g_assert_no_error (error);
-  if (shot_dir == NULL)
-    shot_dir = g_strdup (tmpdir);
-  g_assert_cmpint (g_mkdir_with_parents (shot_dir, 0755), ==, 0);
+  tmpdir = make_tmp_dir ("dinolab-test-runs-XXXXXX");
+  screenshot_dir_init (tmpdir);
   db_path = g_build_filename (tmpdir, "runs.db", NULL);
   store = dinolab_store_open (db_path, &error);
   g_assert_no_error (error);
-  toasts = g_ptr_array_new_with_free_func (g_free);
+  toasts = g_ptr_array_new_with_free_func (g_free);  /* test_list adds the stand-in */
   make_runs ();
 
   g_test_add_func ("/runs/list", test_list);

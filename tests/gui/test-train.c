@@ -39,194 +39,35 @@
 #include "dinolab-train-page.h"
 #include "dinolab-window.h"
 
+#include "gui-test-util.h"
+
 static DinolabApplication *app;
-static char *shot_dir;
 static char *tmpdir;
 static char *dataset_spec;   /* "npy:<tmpdir>/data/train_images.npy" */
 static char *first_uuid;     /* the run of /gui/train/run, resumed later */
 
-// ---- waiting on the main loop ------------------------------------------------
-
-static gboolean timed_out;
-
-static gboolean
-on_timeout (gpointer data G_GNUC_UNUSED)
-{
-    timed_out = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Spins the main loop until @cond holds or @ms milliseconds have passed. */
-#define WAIT_UNTIL(cond, ms) G_STMT_START {                       \
-        guint wait_id_;                                           \
-        timed_out = FALSE;                                        \
-        wait_id_ = g_timeout_add ((ms), on_timeout, NULL);        \
-        while (!(cond) && !timed_out)                             \
-            g_main_context_iteration (NULL, TRUE);                \
-        if (!timed_out)                                           \
-            g_source_remove (wait_id_);                           \
-    } G_STMT_END
-
-/* Spins the main loop for @ms milliseconds. */
-static void
-spin (guint ms)
-{
-    WAIT_UNTIL (FALSE, ms);
-}
-
 // ---- finding widgets -------------------------------------------------------------
-
-/* All descendants of @root of @type, depth-first. */
-static void
-collect_descendants (GtkWidget *root, GType type, GPtrArray *out)
-{
-    GtkWidget *child;
-
-    if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-        g_ptr_array_add (out, root);
-    for (child = gtk_widget_get_first_child (root); child != NULL;
-         child = gtk_widget_get_next_sibling (child))
-        collect_descendants (child, type, out);
-}
-
-/* The first label under @root whose text contains @text. */
-static GtkWidget *
-find_label_containing (GtkWidget *root, const char *text)
-{
-    GtkWidget *child;
-
-    if (GTK_IS_LABEL (root) && strstr (gtk_label_get_text (GTK_LABEL (root)), text) != NULL)
-        return root;
-    for (child = gtk_widget_get_first_child (root); child != NULL;
-         child = gtk_widget_get_next_sibling (child)) {
-        GtkWidget *found = find_label_containing (child, text);
-        if (found != NULL)
-            return found;
-    }
-    return NULL;
-}
-
-/* The button under @root whose action is @action. */
-static GtkWidget *
-find_action_button (GtkWidget *root, const char *action)
-{
-    GtkWidget *child;
-
-    if (GTK_IS_BUTTON (root)
-        && g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (root)), action) == 0)
-        return root;
-    for (child = gtk_widget_get_first_child (root); child != NULL;
-         child = gtk_widget_get_next_sibling (child)) {
-        GtkWidget *found = find_action_button (child, action);
-        if (found != NULL)
-            return found;
-    }
-    return NULL;
-}
 
 static DinolabWindow *
 find_main_window (void)
 {
-    GList *l;
-
-    for (l = gtk_application_get_windows (GTK_APPLICATION (app)); l != NULL; l = l->next)
-        if (DINOLAB_IS_WINDOW (l->data))
-            return l->data;
-    return NULL;
+    return (DinolabWindow *) find_app_window (GTK_APPLICATION (app), DINOLAB_TYPE_WINDOW);
 }
 
 // ---- screenshots ---------------------------------------------------------------
-
-static GdkTexture *
-render_widget (GtkWidget *widget)
-{
-    int w = gtk_widget_get_width (widget);
-    int h = gtk_widget_get_height (widget);
-    GdkPaintable *paintable;
-    GtkSnapshot *snapshot;
-    GskRenderNode *node;
-    GdkTexture *texture;
-
-    if (w <= 0 || h <= 0)
-        return NULL;
-    paintable = gtk_widget_paintable_new (widget);
-    snapshot = gtk_snapshot_new ();
-    gdk_paintable_snapshot (paintable, snapshot, w, h);
-    node = gtk_snapshot_free_to_node (snapshot);
-    g_object_unref (paintable);
-    if (node == NULL)
-        return NULL;
-    texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
-                                           node, &GRAPHENE_RECT_INIT (0, 0, w, h));
-    gsk_render_node_unref (node);
-    return texture;
-}
 
 /* Saves @widget as <shot_dir>/train-<name>.png; returns its number of
  * distinct colours (4 bits a channel), > 8 for anything drawn. */
 static guint
 take_screenshot (GtkWidget *widget, const char *name)
 {
-    g_autoptr(GdkTexture) texture = NULL;
-    g_autofree char *path = g_strdup_printf ("%s/train-%s.png", shot_dir, name);
-    g_autofree guchar *pixels = NULL;
-    g_autofree guint *histogram = g_new0 (guint, 4096);
-    gsize stride;
-    guint n_colours = 0;
-    int x, y, w, h, i;
+    Shot shot = { 0 };
+    guint n_colours;
 
-    gtk_test_widget_wait_for_draw (widget);
-    texture = render_widget (widget);
-    g_assert_nonnull (texture);
-    g_assert_true (gdk_texture_save_to_png (texture, path));
-    g_test_message ("screenshot: %s", path);
-    w = gdk_texture_get_width (texture);
-    h = gdk_texture_get_height (texture);
-    stride = (gsize) w * 4;
-    pixels = g_malloc (stride * h);
-    gdk_texture_download (texture, pixels, stride);
-    for (y = 0; y < h; y++)
-        for (x = 0; x < w; x++) {
-            const guchar *p = pixels + y * stride + 4 * x;
-            histogram[((p[2] >> 4) << 8) | ((p[1] >> 4) << 4) | (p[0] >> 4)]++;
-        }
-    for (i = 0; i < 4096; i++)
-        n_colours += histogram[i] > 0;
+    save_screenshot (widget, "train-", name, 1, &shot);
+    n_colours = shot_n_colours (&shot, NULL);
+    shot_clear (&shot);
     return n_colours;
-}
-
-// ---- fixtures --------------------------------------------------------------------
-
-/* @n images 12x12 (u8) and labels of 3 classes, as tests/test-trainer.c. */
-static void
-write_split (const char *dir, const char *split, int n, guint32 seed)
-{
-    int64_t shape[3] = { n, 12, 12 }, lshape[1] = { n };
-    DinolabArray *img = dinolab_array_new (DINOLAB_DTYPE_U8, 3, shape);
-    DinolabArray *lab = dinolab_array_new (DINOLAB_DTYPE_U8, 1, lshape);
-    g_autofree char *pi = g_strdup_printf ("%s/%s_images.npy", dir, split);
-    g_autofree char *pl = g_strdup_printf ("%s/%s_labels.npy", dir, split);
-    GRand *r = g_rand_new_with_seed (seed);
-    guint8 *px = img->data;
-    g_autoptr(GError) error = NULL;
-    int i, x, y;
-
-    for (i = 0; i < n; i++) {
-        int c = i % 3;
-        ((guint8 *) lab->data)[i] = (guint8) c;
-        for (y = 0; y < 12; y++)
-            for (x = 0; x < 12; x++) {
-                int v = g_rand_int_range (r, 0, 61);
-                if ((c == 0 && x < 6) || (c == 1 && y < 6) || (c == 2 && (x + y) % 4 < 2))
-                    v += 150;
-                px[(i * 12 + y) * 12 + x] = (guint8) MIN (v, 255);
-            }
-    }
-    g_rand_free (r);
-    g_assert_true (dinolab_npy_write (pi, img, &error));
-    g_assert_true (dinolab_npy_write (pl, lab, &error));
-    dinolab_array_free (img);
-    dinolab_array_free (lab);
 }
 
 // ---- helpers -------------------------------------------------------------------
@@ -387,9 +228,9 @@ test_train_run (void)
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.pause", NULL));
     WAIT_UNTIL (session_status (page) == DINOLAB_TRAINER_STATUS_PAUSED, 10000);
     g_assert_cmpint (session_status (page), ==, DINOLAB_TRAINER_STATUS_PAUSED);
-    spin (200);
+    spin_for (200);
     n_paused = plot_points (page, 1, 0);
-    spin (1000);
+    spin_for (1000);
     g_assert_cmpuint (plot_points (page, 1, 0), ==, n_paused);
     g_assert_nonnull (find_label_containing (GTK_WIDGET (page), "Paused"));
     take_screenshot (GTK_WIDGET (window), "paused");
@@ -511,7 +352,7 @@ test_train_collapse (void)
     /* the toast shows the engine's message */
     WAIT_UNTIL (find_label_containing (window, warning_message) != NULL, 2000);
     g_assert_nonnull (find_label_containing (window, warning_message));
-    spin (800);   /* the toast before it slides away */
+    spin_for (800);   /* the toast before it slides away */
     take_screenshot (window, "collapse");
 
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.stop", NULL));
@@ -557,39 +398,24 @@ test_train_close_while_training (void)
 int
 main (int argc, char **argv)
 {
-    g_autoptr(GError) error = NULL;
     g_autofree char *db = NULL;
     g_autofree char *data = NULL;
-    const char *localedir = g_getenv ("DINOLAB_LOCALEDIR");
     int ret;
 
     setlocale (LC_ALL, "C.UTF-8");
-    g_unsetenv ("LANGUAGE");
-    bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
-    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-    textdomain (GETTEXT_PACKAGE);
+    init_translations ();
     gtk_test_init (&argc, &argv, NULL);
 
-    shot_dir = g_strdup (g_getenv ("DINOLAB_SCREENSHOT_DIR"));
-    if (shot_dir == NULL)
-        shot_dir = g_build_filename (g_get_current_dir (), "screenshots", NULL);
-    g_assert_cmpint (g_mkdir_with_parents (shot_dir, 0755), ==, 0);
+    screenshot_dir_init (NULL);
 
     /* a temporary store and dataset; the application opens DINOLAB_DB */
-    tmpdir = g_dir_make_tmp ("dinolab-test-train-XXXXXX", &error);
-    g_assert_no_error (error);
+    tmpdir = make_tmp_dir ("dinolab-test-train-XXXXXX");
     data = g_build_filename (tmpdir, "data", NULL);
     g_assert_cmpint (g_mkdir_with_parents (data, 0755), ==, 0);
-    write_split (data, "train", 300, 1);
-    write_split (data, "test", 90, 2);
+    write_stripes_split (data, "train", 300, 12, 1);  /* as tests/test-trainer.c */
+    write_stripes_split (data, "test", 90, 12, 2);
     dataset_spec = g_strdup_printf ("npy:%s/train_images.npy", data);
-    db = g_build_filename (tmpdir, "runs.db", NULL);
-    g_setenv ("DINOLAB_DB", db, TRUE);
-
-    app = dinolab_application_new ();
-    g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
-    if (!g_application_register (G_APPLICATION (app), NULL, &error))
-        g_error ("registering the application: %s", error->message);
+    app = app_new_on_temp_store (tmpdir, &db);
     g_assert_nonnull (dinolab_application_get_store (app));
     g_assert_cmpstr (dinolab_store_get_path (dinolab_application_get_store (app)), ==, db);
 
@@ -601,10 +427,8 @@ main (int argc, char **argv)
     ret = g_test_run ();
 
     g_object_unref (app);
-    if (g_getenv ("DINOLAB_KEEP_TMP") == NULL) {
-        g_autofree char *command = g_strdup_printf ("rm -rf '%s'", tmpdir);
-        g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL));
-    }
+    if (g_getenv ("DINOLAB_KEEP_TMP") == NULL)
+        remove_tree (tmpdir);
     g_free (tmpdir);
     g_free (dataset_spec);
     g_free (first_uuid);

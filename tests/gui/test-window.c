@@ -31,13 +31,14 @@
 #include <adwaita.h>
 #include <gdk/x11/gdkx.h>
 
+#include "gui-test-util.h"
+
 #include "dinolab-application.h"
 #include "dinolab-session.h"
 #include "dinolab-train-page.h"
 #include "dinolab-window.h"
 
 static DinolabApplication *app;  /* registered once in main(), shared by the tests */
-static char *shot_dir;
 static char *tmpdir;             /* holds the run store */
 
 /* The first window's size, put in GSettings before it opens. It differs from
@@ -45,91 +46,13 @@ static char *tmpdir;             /* holds the run store */
 #define FIRST_WIDTH  1000
 #define FIRST_HEIGHT 680
 
-// ---- waiting on the main loop ------------------------------------------------
-
-static gboolean timed_out;
-
-static gboolean
-on_timeout (gpointer data G_GNUC_UNUSED)
-{
-    timed_out = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Spins the main loop until @cond holds or @ms milliseconds have passed. */
-#define WAIT_UNTIL(cond, ms) G_STMT_START {                       \
-        guint wait_id_;                                           \
-        timed_out = FALSE;                                        \
-        wait_id_ = g_timeout_add ((ms), on_timeout, NULL);        \
-        while (!(cond) && !timed_out)                             \
-            g_main_context_iteration (NULL, TRUE);                \
-        if (!timed_out)                                           \
-            g_source_remove (wait_id_);                           \
-    } G_STMT_END
-
 // ---- finding widgets -------------------------------------------------------------
-
-/* Depth-first search for the first descendant of @root (or @root) of @type. */
-static GtkWidget *
-find_descendant (GtkWidget *root, GType type)
-{
-    GtkWidget *child;
-
-    if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-        return root;
-    for (child = gtk_widget_get_first_child (root); child != NULL;
-         child = gtk_widget_get_next_sibling (child)) {
-        GtkWidget *found = find_descendant (child, type);
-        if (found != NULL)
-            return found;
-    }
-    return NULL;
-}
-
-/* The first GtkLabel under @root whose text is @text, or NULL. */
-static GtkWidget *
-find_label (GtkWidget *root, const char *text)
-{
-    GtkWidget *child;
-
-    if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0)
-        return root;
-    for (child = gtk_widget_get_first_child (root); child != NULL;
-         child = gtk_widget_get_next_sibling (child)) {
-        GtkWidget *found = find_label (child, text);
-        if (found != NULL)
-            return found;
-    }
-    return NULL;
-}
-
-/* The first toplevel of @type, or NULL. */
-static GtkWindow *
-find_toplevel (GType type)
-{
-    GListModel *toplevels = gtk_window_get_toplevels ();
-    GtkWindow *found = NULL;
-    guint i;
-
-    for (i = 0; i < g_list_model_get_n_items (toplevels) && found == NULL; i++) {
-        GtkWindow *window = g_list_model_get_item (toplevels, i);
-        if (G_TYPE_CHECK_INSTANCE_TYPE (window, type))
-            found = window;
-        g_object_unref (window);  /* the list keeps its own reference */
-    }
-    return found;
-}
 
 /* The application's main window, or NULL. */
 static DinolabWindow *
 find_main_window (void)
 {
-    GList *l;
-
-    for (l = gtk_application_get_windows (GTK_APPLICATION (app)); l != NULL; l = l->next)
-        if (DINOLAB_IS_WINDOW (l->data))
-            return l->data;
-    return NULL;
+    return (DinolabWindow *) find_app_window (GTK_APPLICATION (app), DINOLAB_TYPE_WINDOW);
 }
 
 static gboolean
@@ -141,95 +64,11 @@ toplevel_is_mapped (GType type)
 
 // ---- screenshots and their pixels -------------------------------------------------
 
-typedef struct {
-    int    width, height;
-    double dominant_share;  /* share of pixels with the most common colour */
-    guint  n_colours;       /* distinct colours, 4 bits a channel */
-    guint  n_green;         /* pixels of the icon's dinosaur green */
-} ShotStats;
-
-/* Renders @widget (mapped) with its window's renderer, the public route to a
- * widget's pixels in GTK 4.8. Returns a new texture or NULL. */
-static GdkTexture *
-render_widget (GtkWidget *widget)
+/* The icon's dinosaur green (ShotStats.n_marked of the screenshots). */
+static gboolean
+is_green (int r, int g, int b)
 {
-    int w = gtk_widget_get_width (widget);
-    int h = gtk_widget_get_height (widget);
-    GdkPaintable *paintable;
-    GtkSnapshot *snapshot;
-    GskRenderNode *node;
-    GskRenderer *renderer;
-    GdkTexture *texture;
-
-    if (w <= 0 || h <= 0)
-        return NULL;
-    paintable = gtk_widget_paintable_new (widget);
-    snapshot = gtk_snapshot_new ();
-    gdk_paintable_snapshot (paintable, snapshot, w, h);
-    node = gtk_snapshot_free_to_node (snapshot);
-    g_object_unref (paintable);
-    if (node == NULL)
-        return NULL;
-    renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-    texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
-    gsk_render_node_unref (node);
-    return texture;
-}
-
-/* Saves @widget as <shot_dir>/<name>.png and measures its pixels into @stats. */
-static void
-take_screenshot (GtkWidget *widget, const char *name, ShotStats *stats)
-{
-    g_autoptr(GdkTexture) texture = NULL;
-    g_autofree char *path = g_strdup_printf ("%s/%s.png", shot_dir, name);
-    g_autofree guchar *pixels = NULL;
-    g_autofree guint *histogram = g_new0 (guint, 4096);
-    gsize stride;
-    guint max_count = 0;
-    int x, y, i;
-
-    gtk_test_widget_wait_for_draw (widget);
-    texture = render_widget (widget);
-    g_assert_nonnull (texture);
-    g_assert_true (gdk_texture_save_to_png (texture, path));
-    g_test_message ("screenshot: %s", path);
-
-    memset (stats, 0, sizeof *stats);
-    stats->width = gdk_texture_get_width (texture);
-    stats->height = gdk_texture_get_height (texture);
-    stride = (gsize) stats->width * 4;
-    pixels = g_malloc (stride * stats->height);
-    gdk_texture_download (texture, pixels, stride);
-
-    /* CAIRO_FORMAT_ARGB32 in memory on a little-endian machine: B, G, R, A. */
-    for (y = 0; y < stats->height; y++) {
-        const guchar *row = pixels + y * stride;
-        for (x = 0; x < stats->width; x++) {
-            int b = row[4 * x], g = row[4 * x + 1], r = row[4 * x + 2];
-            histogram[((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4)]++;
-            if (g >= 140 && g - r >= 60 && g - b >= 40)
-                stats->n_green++;
-        }
-    }
-    for (i = 0; i < 4096; i++) {
-        if (histogram[i] > 0)
-            stats->n_colours++;
-        max_count = MAX (max_count, histogram[i]);
-    }
-    stats->dominant_share = (double) max_count / ((double) stats->width * stats->height);
-    g_test_message ("%s: %dx%d, %u colours, most common %.1f %%, %u green pixels",
-                    name, stats->width, stats->height, stats->n_colours,
-                    100.0 * stats->dominant_share, stats->n_green);
-}
-
-/* A window that drew its content has many colours and no colour everywhere. */
-static void
-assert_drawn (const ShotStats *stats)
-{
-    g_assert_cmpint (stats->width, >, 100);
-    g_assert_cmpint (stats->height, >, 100);
-    g_assert_cmpuint (stats->n_colours, >, 8);  /* antialiased text alone gives ~14 */
-    g_assert_cmpfloat (stats->dominant_share, <, 0.97);
+    return g >= 140 && g - r >= 60 && g - b >= 40;
 }
 
 /* Checks the menu model of the primary menu button: @labels in order over
@@ -344,7 +183,7 @@ test_window_opens (void)
     g_assert_true (gtk_icon_theme_has_icon (theme, DINOLAB_ICON_NAME));
     g_assert_true (gtk_icon_theme_has_icon (theme, DINOLAB_ICON_NAME "-symbolic"));
 
-    take_screenshot (GTK_WIDGET (window), "main-window", &stats);
+    screenshot_measure (GTK_WIDGET (window), "main-window", is_green, "green", &stats);
     assert_drawn (&stats);
 
     /* the primary menu opens and shows its items */
@@ -358,7 +197,7 @@ test_window_opens (void)
     g_assert_nonnull (find_label (popover, "Preferences"));
     g_assert_nonnull (find_label (popover, "Keyboard Shortcuts"));
     g_assert_nonnull (find_label (popover, "About Dinolab"));
-    take_screenshot (popover, "primary-menu", &stats);
+    screenshot_measure (popover, "primary-menu", is_green, "green", &stats);
     assert_drawn (&stats);
     gtk_menu_button_popdown (GTK_MENU_BUTTON (menu_button));
     WAIT_UNTIL (!gtk_widget_get_mapped (popover), 5000);
@@ -432,9 +271,9 @@ test_window_about (void)
     g_assert_true (gtk_window_get_transient_for (about) == GTK_WINDOW (window));
     g_assert_true (gtk_window_get_modal (about));
 
-    take_screenshot (GTK_WIDGET (about), "about-window", &stats);
+    screenshot_measure (GTK_WIDGET (about), "about-window", is_green, "green", &stats);
     assert_drawn (&stats);
-    g_assert_cmpuint (stats.n_green, >, 2000);  /* its 128 px application icon */
+    g_assert_cmpuint (stats.n_marked, >, 2000);  /* green: its 128 px application icon */
 
     gtk_window_close (about);
     WAIT_UNTIL (find_toplevel (ADW_TYPE_ABOUT_WINDOW) == NULL, 5000);
@@ -475,7 +314,7 @@ test_window_shortcuts (void)
     g_assert_nonnull (find_label (GTK_WIDGET (shortcuts), "Stop the Run"));
     g_assert_nonnull (find_label (GTK_WIDGET (shortcuts), "Train"));
 
-    take_screenshot (GTK_WIDGET (shortcuts), "shortcuts-window", &stats);
+    screenshot_measure (GTK_WIDGET (shortcuts), "shortcuts-window", is_green, "green", &stats);
     assert_drawn (&stats);
 
     gtk_window_close (shortcuts);
@@ -590,7 +429,7 @@ test_window_translation (void)
     assert_primary_menu (DINOLAB_WINDOW (window), labels);
 
     WAIT_UNTIL (FALSE, 500);  /* the header's title/switcher cross-fade settles */
-    take_screenshot (window, "main-window-de", &stats);
+    screenshot_measure (window, "main-window-de", is_green, "green", &stats);
     assert_drawn (&stats);
 
     gtk_window_destroy (GTK_WINDOW (window));
@@ -649,43 +488,21 @@ test_app_quit (void)
 int
 main (int argc, char **argv)
 {
-    const char *localedir = g_getenv ("DINOLAB_LOCALEDIR");
-    g_autoptr(GError) error = NULL;
     g_autoptr(GSettings) settings = NULL;
     g_autofree char *db = NULL;
-    g_autofree char *command = NULL;
-    const char *locale;
     int ret;
 
-    /* LANGUAGE works only in a non-C locale; this image has C.UTF-8 only.
-     * gtk_test_init() then tries en_US.UTF-8 and keeps this one when it fails. */
-    locale = setlocale (LC_ALL, "");
-    if (locale == NULL || strcmp (locale, "C") == 0 || strcmp (locale, "POSIX") == 0)
-        setlocale (LC_ALL, "C.UTF-8");
-    g_unsetenv ("LANGUAGE");
-    bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
-    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-    textdomain (GETTEXT_PACKAGE);
+    /* gtk_test_init() then tries en_US.UTF-8 and keeps this one when it fails. */
+    init_locale ();
+    init_translations ();
 
     gtk_test_init (&argc, &argv, NULL);  /* makes warnings and criticals fatal */
 
-    shot_dir = g_strdup (g_getenv ("DINOLAB_SCREENSHOT_DIR"));
-    if (shot_dir == NULL)
-        shot_dir = g_build_filename (g_get_current_dir (), "screenshots", NULL);
-    g_assert_cmpint (g_mkdir_with_parents (shot_dir, 0755), ==, 0);
+    screenshot_dir_init (NULL);
 
     /* a temporary run store, never the user's */
-    tmpdir = g_dir_make_tmp ("dinolab-test-window-XXXXXX", &error);
-    g_assert_no_error (error);
-    db = g_build_filename (tmpdir, "runs.db", NULL);
-    g_setenv ("DINOLAB_DB", db, TRUE);
-
-    /* Not unique: a Dinolab already running on the developer's session bus
-     * must not receive the test's windows. */
-    app = dinolab_application_new ();
-    g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
-    if (!g_application_register (G_APPLICATION (app), NULL, &error))
-        g_error ("registering the application: %s", error->message);
+    tmpdir = make_tmp_dir ("dinolab-test-window-XXXXXX");
+    app = app_new_on_temp_store (tmpdir, &db);
 
     settings = g_settings_new (DINOLAB_SETTINGS_SCHEMA_ID);
     g_settings_set_int (settings, "window-width", FIRST_WIDTH);
@@ -701,8 +518,7 @@ main (int argc, char **argv)
 
     ret = g_test_run ();
     g_object_unref (app);
-    command = g_strdup_printf ("rm -rf '%s'", tmpdir);
-    g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL));
+    remove_tree (tmpdir);
     g_free (tmpdir);
     g_free (shot_dir);
     return ret;

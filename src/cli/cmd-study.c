@@ -10,11 +10,12 @@
  * side and draws the two-panel figure (h and KL against the step, ln K dashed) as
  * collapse.png and collapse.svg.
  *
- * The study's own configuration (used unless --preset names another) is the default
- * preset shrunk so the three behaviours show within minutes on two cores; see
- * study_sets below for the values and why. k-NN: the teacher of each run's last
- * checkpoint, and the random initialisation all three runs start from, on one fixed
- * subset of the splits (every n-th item), so the four numbers compare like with like.
+ * The study's own configuration (used unless --preset names another) is the preset
+ * "study-collapse": the default preset shrunk so the three behaviours show within
+ * minutes on two cores (its "_description" gives the values and why). k-NN: the
+ * teacher of each run's last checkpoint, and the random initialisation all three runs
+ * start from, on one fixed subset of the splits (every n-th item), so the four numbers
+ * compare like with like.
  *
  * Threads: the trainer runs on its own thread; the main thread waits in a GMainLoop
  * that shows its events (progress.c) and handles Ctrl-C, as `train` does (cmd-train.c):
@@ -59,31 +60,11 @@
 #define FIG_H            470
 #define FIG_SCALE        2.0
 
-/* The study's configuration on top of the "default" preset (DINO.md 8.1: a 2-block,
- * 64-wide ViT with K = 1024 shows all three behaviours in minutes on two cores):
- * - embed_dim 64, depth 2, num_heads 2 (head dim 32), head 256 -> 64 -> K = 1024: about
- *   0.1 s per step of 64 images on two cores, so an epoch of Fashion-MNIST (937 steps)
- *   takes under two minutes;
- * - epochs 2 with warmup_epochs 0 and freeze_last_layer 0: two epochs are the whole
- *   budget (about 3 minutes a run, so 9 to 10 for the study), and the reference's
- *   one-epoch warm-up and last-layer freeze would take half of it;
- * - lr 0.002 (5e-4 once the trainer scales it to batch 64) and momentum_teacher 0.99
- *   (a teacher that averages over ~100 steps instead of ~250): in so short a run the
- *   reference's 5e-4 and 0.996 leave the k-NN of the "both" run within a point of the
- *   random initialisation (56.3 % against 55.1 %, 4000 test items against 20000, after
- *   two epochs); these give 59.0 %. A sharper teacher (teacher_temp 0.02) did not help
- *   (54.6 % after one epoch);
- * - eval_every / checkpoint_every 1: the trainer's own k-NN and a checkpoint per epoch.
- * Everything the switches act on (teacher_temp 0.04, student_temp 0.1,
- * center_momentum 0.9) stays at the reference's values. */
-static const char *const study_sets[] = {
-    "arch=vit_custom", "embed_dim=64", "depth=2", "num_heads=2",
-    "out_dim=1024", "head_hidden_dim=256", "bottleneck_dim=64",
-    "epochs=2", "warmup_epochs=0", "freeze_last_layer=0",
-    "lr=0.002", "momentum_teacher=0.99",
-    "eval_every=1", "checkpoint_every=1",
-    NULL
-};
+/* The study's own configuration: a preset (data/presets/study-collapse.json, "_base":
+ * "default"), so the CLI and the GUI's Collapse Study share one place for it. Its
+ * "_description" gives the values and why (DINO.md 8.1: a 2-block, 64-wide ViT with
+ * K = 1024 shows all three behaviours in minutes on two cores). --preset replaces it. */
+#define STUDY_PRESET     "study-collapse"
 
 typedef struct {
     const char *key;       /* "both", "centering", "sharpening" */
@@ -663,7 +644,7 @@ study_collapse_ (int argc, char **argv)
     int status = CLI_EXIT_OK;
     const GOptionEntry entries[] = {
         { "preset", 0, 0, G_OPTION_ARG_STRING, &preset, "Start from this preset instead of the study's own "
-          "small configuration", "NAME" },
+          "small configuration (preset " STUDY_PRESET ")", "NAME" },
         { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Override one hyperparameter of all three runs "
           "(repeatable; not use_centering or use_sharpening)", "KEY=VALUE" },
         { "steps", 0, 0, G_OPTION_ARG_INT64, &max_steps, "Stop each run after N steps (default: all of its "
@@ -720,10 +701,8 @@ study_collapse_ (int argc, char **argv)
 
     // Settings first: every mistake in them ends here, before anything is trained.
     dinolab_hparams_init (&base);
-    if (!dinolab_hparams_load_preset (&base, preset ? preset : "default", dirs, &error))
+    if (!dinolab_hparams_load_preset (&base, preset ? preset : STUDY_PRESET, dirs, &error))
         return cli_fail_error ("study", CLI_EXIT_USAGE, error);
-    if (preset == NULL && !cli_apply_overrides (&base, NULL, (char **) study_sets, &error))
-        return cli_fail_error ("study", CLI_EXIT_FAILURE, error);   /* our own table: a bug */
     if (!cli_apply_overrides (&base, NULL, sets, &error))
         return cli_fail_error ("study", CLI_EXIT_USAGE, error);
     for (int a = 0; a < N_ARMS; a++) {

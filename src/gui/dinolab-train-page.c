@@ -6,8 +6,10 @@
  * are enabled from the session's status and the form's "valid"; their
  * shortcuts sit in a managed shortcut controller, so they work anywhere in
  * the window. Curves of a stored run are read on a worker thread (GTask) with
- * a connection of its own. It does not train (the session does) and does not
- * check hyperparameters (the form does, through the engine).
+ * a connection of its own. It also runs the collapse study (train.collapse-study:
+ * the three runs of `dinolab-cli study collapse`, one after another, with the
+ * form's settings). It does not train (the session does) and does not check
+ * hyperparameters (the form does, through the engine).
  */
 #define G_LOG_DOMAIN "dinolab-train-page"
 
@@ -48,6 +50,25 @@ static const char * const series_metric[N_SERIES] = {
   "lr", "weight_decay", "momentum", "teacher_temp",
 };
 
+/* The collapse study (DINO.md 8, paper Fig. 7), as src/cli/cmd-study.c runs it:
+ * the same settings and seed, three switch pairs, one tag. */
+#define STUDY_TAG    "study:collapse"
+#define STUDY_N_ARMS 3
+
+typedef struct
+{
+  const char *name;        /* the run's name: as the CLI's, untranslated, so runs from
+                            * both look alike in the store and sort together */
+  const char *label;       /* shown in the view, translatable */
+  gboolean    centering, sharpening;
+} StudyArm;
+
+static const StudyArm study_arms[STUDY_N_ARMS] = {
+  { "collapse: centering + sharpening", N_("centering + sharpening"), TRUE,  TRUE  },
+  { "collapse: centering only",         N_("centering only"),         TRUE,  FALSE },
+  { "collapse: sharpening only",        N_("sharpening only"),        FALSE, TRUE  },
+};
+
 struct _DinolabTrainPage
 {
   AdwBin             parent_instance;
@@ -61,6 +82,7 @@ struct _DinolabTrainPage
   GtkLabel          *speed_label;
   GtkLabel          *eta_label;
   GtkProgressBar    *progress_bar;
+  GtkLabel          *study_label;
   DinolabPlot       *entropy_plot;
   DinolabPlot       *loss_plot;
   DinolabPlot       *knn_plot;
@@ -71,6 +93,14 @@ struct _DinolabTrainPage
   DinolabSession    *session;
   GCancellable      *load_cancellable;
   guint              settings_bound : 1;
+
+  /* the collapse study; study_arm is -1 when none is going */
+  int                study_arm;
+  DinolabHparams     study_hp;       /* the form's settings at the start (switches aside) */
+  char              *study_started;  /* local time, for the runs' notes */
+  char              *study_uuid;     /* the current arm's run once tagged, else NULL */
+  guint              study_stopping : 1;  /* Stop was pressed: no further arm */
+  guint              study_next_id;  /* idle that starts the next arm */
 };
 
 G_DEFINE_FINAL_TYPE (DinolabTrainPage, dinolab_train_page, ADW_TYPE_BIN)
@@ -220,6 +250,9 @@ on_session_warning (DinolabTrainPage *self,
     dinolab_train_page_toast (self, message);
 }
 
+static gboolean dinolab_train_page_study_finished (DinolabTrainPage     *self,
+                                                   DinolabTrainerStatus  status);
+
 static void
 on_session_finished (DinolabTrainPage *self,
                      int               status,
@@ -230,6 +263,10 @@ on_session_finished (DinolabTrainPage *self,
   gint64 step = self->session != NULL ? dinolab_session_get_step (self->session) : 0;
   guint n = dinolab_plot_series_get_n_points (self->series[SERIES_LOSS]);
 
+  /* A study's arm that finished or was stopped: the study says what comes
+   * next; a failed or diverged one ends it and is told as any run's. */
+  if (self->study_arm >= 0 && dinolab_train_page_study_finished (self, st))
+    return;
   switch (st)
     {
     case DINOLAB_TRAINER_STATUS_FINISHED:
@@ -304,6 +341,17 @@ dinolab_train_page_update (DinolabTrainPage *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "train.start", s != NULL && !active && valid);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "train.pause", active);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "train.stop", active);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "train.collapse-study",
+                                 s != NULL && !active && valid && self->study_arm < 0);
+  if (self->study_arm >= 0)
+    {
+      /* Translators: "Collapse study 2/3: centering only" */
+      text = g_strdup_printf (_("Collapse study %d/%d: %s"), self->study_arm + 1, STUDY_N_ARMS,
+                              _(study_arms[self->study_arm].label));
+      gtk_label_set_label (self->study_label, text);
+      g_clear_pointer (&text, g_free);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->study_label), self->study_arm >= 0);
   gtk_button_set_label (self->pause_button, paused ? _("_Resume") : _("_Pause"));
 
   if (s == NULL)
@@ -398,8 +446,169 @@ train_stop (GtkWidget  *widget,
 {
   DinolabTrainPage *self = DINOLAB_TRAIN_PAGE (widget);
 
+  if (self->study_arm >= 0)
+    self->study_stopping = TRUE;   /* Stop ends the whole study, not just this arm */
   if (self->session != NULL)
     dinolab_session_stop (self->session);
+}
+
+/* ---- the collapse study ---------------------------------------------------- */
+
+static void
+dinolab_train_page_study_end (DinolabTrainPage *self)
+{
+  g_clear_handle_id (&self->study_next_id, g_source_remove);
+  g_clear_pointer (&self->study_uuid, g_free);
+  g_clear_pointer (&self->study_started, g_free);
+  self->study_arm = -1;
+  self->study_stopping = FALSE;
+  dinolab_train_page_update (self);
+}
+
+/* Tags the current arm's run once the store has it (notify::run-uuid; the
+ * uuid usually exists as soon as the run is started). Notes as the CLI's. */
+static void
+on_session_run_uuid (DinolabTrainPage *self)
+{
+  static const char * const tags[] = { STUDY_TAG, NULL };
+  const StudyArm *arm;
+  const char *uuid = self->session != NULL ? dinolab_session_get_run_uuid (self->session) : NULL;
+  g_autofree char *notes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->study_arm < 0 || self->study_uuid != NULL || uuid == NULL
+      || !dinolab_session_get_active (self->session))
+    return;
+  arm = &study_arms[self->study_arm];
+  self->study_uuid = g_strdup (uuid);
+  /* The notes are stored with the run, in English as the CLI writes them. */
+  notes = g_strdup_printf ("DINO collapse study (paper Fig. 7) started %s, run %d of %d: %s "
+                           "(use_centering=%s, use_sharpening=%s)", self->study_started,
+                           self->study_arm + 1, STUDY_N_ARMS, arm->label,
+                           arm->centering ? "true" : "false", arm->sharpening ? "true" : "false");
+  if (!dinolab_store_add_tags (self->store, uuid, tags, &error)
+      || !dinolab_store_set_notes (self->store, uuid, notes, &error))
+    {
+      /* The run goes on; only its label in the store is missing. */
+      g_autofree char *text = g_strdup_printf (_("Cannot tag the run: %s"), error->message);
+      dinolab_train_page_toast (self, text);
+    }
+}
+
+/* Starts arm self->study_arm: the study's settings with the arm's switches.
+ * Returns FALSE with @error set (the engine's message) if it did not start. */
+static gboolean
+dinolab_train_page_study_start_arm (DinolabTrainPage  *self,
+                                    GError           **error)
+{
+  const StudyArm *arm = &study_arms[self->study_arm];
+  g_auto(DinolabHparams) hp = { 0 };
+
+  dinolab_hparams_init (&hp);
+  dinolab_hparams_copy (&hp, &self->study_hp);
+  hp.use_centering = arm->centering;
+  hp.use_sharpening = arm->sharpening;
+  g_clear_pointer (&self->study_uuid, g_free);
+  /* The plots show the arm that is running; the Runs view compares all three. */
+  dinolab_train_page_clear_plots (self, hp.out_dim);
+  if (!dinolab_session_start (self->session, &hp, arm->name, error))
+    return FALSE;
+  on_session_run_uuid (self);
+  dinolab_train_page_update (self);
+  return TRUE;
+}
+
+static gboolean
+study_next_arm_cb (gpointer data)
+{
+  DinolabTrainPage *self = data;
+  g_autoptr(GError) error = NULL;
+
+  self->study_next_id = 0;
+  if (self->session == NULL || dinolab_session_get_active (self->session))
+    {
+      dinolab_train_page_study_end (self);
+      return G_SOURCE_REMOVE;
+    }
+  self->study_arm++;
+  if (!dinolab_train_page_study_start_arm (self, &error))
+    {
+      g_autofree char *text = g_strdup_printf (_("The collapse study could not go on: %s"),
+                                               error->message);
+      dinolab_train_page_study_end (self);
+      dinolab_train_page_toast (self, text);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* The current arm has ended with @status. Returns TRUE when it has told the
+ * user what happened (or goes on with the next arm), FALSE when the arm
+ * failed: the study is over and the caller tells the failure as usual. */
+static gboolean
+dinolab_train_page_study_finished (DinolabTrainPage     *self,
+                                   DinolabTrainerStatus  status)
+{
+  g_autofree char *text = NULL;
+  int n_done = self->study_arm + (status == DINOLAB_TRAINER_STATUS_FINISHED ? 1 : 0);
+
+  if (status == DINOLAB_TRAINER_STATUS_FINISHED && !self->study_stopping && n_done < STUDY_N_ARMS)
+    {
+      /* From an idle: every ::finished handler (the window's too) sees this
+       * run ended before the next one starts. */
+      self->study_next_id = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, study_next_arm_cb,
+                                             g_object_ref (self), g_object_unref);
+      return TRUE;
+    }
+  if (status == DINOLAB_TRAINER_STATUS_FINISHED && n_done == STUDY_N_ARMS)
+    text = g_strdup_printf (_("The collapse study has finished: compare its three runs in the "
+                              "Runs view (search “%s”)"), STUDY_TAG);
+  else if (status == DINOLAB_TRAINER_STATUS_FINISHED || status == DINOLAB_TRAINER_STATUS_STOPPED)
+    text = g_strdup_printf (_("The collapse study was stopped after %d of %d runs; its runs "
+                              "are tagged “%s” in the Runs view"), n_done, STUDY_N_ARMS, STUDY_TAG);
+  dinolab_train_page_study_end (self);
+  if (text == NULL)
+    return FALSE;
+  dinolab_train_page_toast (self, text);
+  return TRUE;
+}
+
+/* train.collapse-study: the three runs of the paper's Fig. 7 ablation.
+ *
+ * The study trains with the form's current settings, as Start does, rather
+ * than loading the "study-collapse" preset over them: what the researcher
+ * sees (and may have changed: the dataset, the epochs, the threads) is what
+ * the three runs use, and nothing they typed is thrown away. The study's own
+ * configuration (the one `dinolab-cli study collapse` uses by default) is
+ * one choice away in the form's preset list, and the button's tooltip says
+ * so. Only use_centering and use_sharpening are the study's, one pair per
+ * arm. */
+static void
+train_collapse_study (GtkWidget  *widget,
+                      const char *action_name G_GNUC_UNUSED,
+                      GVariant   *parameter G_GNUC_UNUSED)
+{
+  DinolabTrainPage *self = DINOLAB_TRAIN_PAGE (widget);
+  g_autoptr(GDateTime) now = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->session == NULL || dinolab_session_get_active (self->session) || self->study_arm >= 0)
+    return;
+  dinolab_hparams_clear (&self->study_hp);
+  dinolab_hparams_init (&self->study_hp);
+  if (!dinolab_config_page_get_hparams (self->config_page, &self->study_hp))
+    {
+      dinolab_train_page_toast (self, _("Some settings are not valid: see the marked fields"));
+      return;
+    }
+  now = g_date_time_new_now_local ();
+  self->study_started = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
+  self->study_stopping = FALSE;
+  self->study_arm = 0;
+  if (!dinolab_train_page_study_start_arm (self, &error))
+    {
+      dinolab_train_page_study_end (self);
+      dinolab_train_page_toast (self, error->message);
+    }
 }
 
 /* ---- loading a stored run -------------------------------------------------- */
@@ -616,6 +825,11 @@ dinolab_train_page_dispose (GObject *object)
   if (self->session != NULL)
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_object (&self->session);
+  g_clear_handle_id (&self->study_next_id, g_source_remove);
+  g_clear_pointer (&self->study_uuid, g_free);
+  g_clear_pointer (&self->study_started, g_free);
+  dinolab_hparams_clear (&self->study_hp);
+  self->study_arm = -1;
   for (i = 0; i < N_SERIES; i++)
     g_clear_object (&self->series[i]);
   gtk_widget_dispose_template (GTK_WIDGET (object), DINOLAB_TYPE_TRAIN_PAGE);
@@ -644,6 +858,7 @@ dinolab_train_page_class_init (DinolabTrainPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DinolabTrainPage, speed_label);
   gtk_widget_class_bind_template_child (widget_class, DinolabTrainPage, eta_label);
   gtk_widget_class_bind_template_child (widget_class, DinolabTrainPage, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, DinolabTrainPage, study_label);
   gtk_widget_class_bind_template_child (widget_class, DinolabTrainPage, entropy_plot);
   gtk_widget_class_bind_template_child (widget_class, DinolabTrainPage, loss_plot);
   gtk_widget_class_bind_template_child (widget_class, DinolabTrainPage, knn_plot);
@@ -652,6 +867,7 @@ dinolab_train_page_class_init (DinolabTrainPageClass *klass)
   gtk_widget_class_install_action (widget_class, "train.start", NULL, train_start);
   gtk_widget_class_install_action (widget_class, "train.pause", NULL, train_pause);
   gtk_widget_class_install_action (widget_class, "train.stop", NULL, train_stop);
+  gtk_widget_class_install_action (widget_class, "train.collapse-study", NULL, train_collapse_study);
 }
 
 static void
@@ -676,6 +892,8 @@ dinolab_train_page_init (DinolabTrainPage *self)
   guint i;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->study_arm = -1;
+  dinolab_hparams_init (&self->study_hp);
 
   for (i = 0; i < N_SERIES; i++)
     {
@@ -733,6 +951,7 @@ dinolab_train_page_set_store (DinolabTrainPage *self,
       g_signal_connect_swapped (self->session, "evaluation", G_CALLBACK (on_session_evaluation), self);
       g_signal_connect_swapped (self->session, "warning", G_CALLBACK (on_session_warning), self);
       g_signal_connect_swapped (self->session, "finished", G_CALLBACK (on_session_finished), self);
+      g_signal_connect_swapped (self->session, "notify::run-uuid", G_CALLBACK (on_session_run_uuid), self);
       g_object_bind_property (self->session, "active", self->config_page, "locked",
                               G_BINDING_SYNC_CREATE);
     }

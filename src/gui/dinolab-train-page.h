@@ -7,7 +7,12 @@
  * images/s, ETA, a progress bar) and four live plots fed by a
  * DinolabSession: teacher entropy and KL with ln K, loss, k-NN accuracy and
  * the schedules. A collapse warning or a divergence shows as a toast
- * (win.show-toast) and a marker on the plots. It is not the trainer (see
+ * (win.show-toast) and a marker on the plots. Collapse Study
+ * (train.collapse-study) trains the paper's Fig. 7 ablation as
+ * `dinolab-cli study collapse` does: three runs with the form's settings,
+ * one after another (both switches, centering only, sharpening only), named
+ * "collapse: ..." and tagged "study:collapse"; Stop ends the study, and a
+ * toast points to the Runs view at the end. It is not the trainer (see
  * dinolab-session.h) nor the form (dinolab-config-page.h).
  */
 #pragma once

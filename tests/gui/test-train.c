@@ -10,8 +10,12 @@
  * resumes, stops; the store holds the run, stopped, with its metrics. Then
  * the stopped run is resumed through dinolab_train_page_resume_run() (stored
  * curves first, then live) and stopped again; and a run without centering at
- * a high learning rate collapses: a toast and a marker in the store. Each
- * state is saved as a screenshot in $DINOLAB_SCREENSHOT_DIR.
+ * a high learning rate collapses: a toast and a marker in the store. The
+ * collapse study (train.collapse-study) trains its three arms one after
+ * another (the label names each), tags them, and the store holds three runs
+ * whose settings differ only in use_centering/use_sharpening; Stop during a
+ * second study ends it after its first arm. Each state is saved as a
+ * screenshot in $DINOLAB_SCREENSHOT_DIR.
  *
  * Needs what meson's gui_test_env sets (GSETTINGS_SCHEMA_DIR, memory backend,
  * GDK_BACKEND=x11, GTK_A11Y=none).
@@ -365,6 +369,200 @@ test_train_collapse (void)
     g_assert_cmpstr (((DinolabMarker *) markers->pdata[0])->kind, ==, "collapse");
 }
 
+/* Mean of the last @window values of @s. */
+static double
+tail_mean (const DinolabMetricSeries *s, gsize window)
+{
+    double sum = 0;
+    gsize i, n = 0;
+
+    for (i = s->n; i-- > 0 && n < window;) {
+        sum += s->value[i];
+        n++;
+    }
+    g_assert_cmpuint (n, >, 0);
+    return sum / n;
+}
+
+/* The runs tagged study:collapse, oldest first. */
+static GPtrArray *
+study_runs (DinolabStore *store)
+{
+    g_autoptr(GPtrArray) all = NULL;
+    g_autoptr(GError) error = NULL;
+    GPtrArray *runs = g_ptr_array_new ();
+    guint i;
+
+    all = dinolab_store_list_runs (store, &error);
+    g_assert_no_error (error);
+    for (i = all->len; i-- > 0;) {
+        DinolabRunInfo *info = all->pdata[i];
+        if (g_strv_contains ((const char *const *) info->tags, "study:collapse"))
+            g_ptr_array_add (runs, g_strdup (info->uuid));
+    }
+    g_ptr_array_set_free_func (runs, g_free);
+    return runs;
+}
+
+/* The text of the visible label under @root that contains @text, or NULL. */
+static const char *
+visible_label_text (GtkWidget *root, const char *text)
+{
+    GtkWidget *label = find_label_containing (root, text);
+
+    if (label == NULL || !gtk_widget_get_visible (label))
+        return NULL;
+    return gtk_label_get_text (GTK_LABEL (label));
+}
+
+/* The collapse study: three arms of 2 epochs (36 steps) each with the form's
+ * tiny settings, one after another, tagged; settings equal but the switches. */
+static void
+test_train_collapse_study (void)
+{
+    static const struct { const char *name; gboolean centering, sharpening; } arms[3] = {
+        { "collapse: centering + sharpening", TRUE, TRUE },
+        { "collapse: centering only", TRUE, FALSE },
+        { "collapse: sharpening only", FALSE, TRUE },
+    };
+    DinolabTrainPage *page = open_train_page ();
+    DinolabConfigPage *config = dinolab_train_page_get_config_page (page);
+    DinolabStore *store = dinolab_application_get_store (app);
+    GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (page), GTK_TYPE_WINDOW);
+    const char *done_text = "The collapse study has finished";
+    g_autoptr(GPtrArray) before = study_runs (store);
+    g_autoptr(GPtrArray) runs = NULL;
+    g_autofree char *form_json = NULL;
+    g_auto(DinolabHparams) form_hp = { 0 };
+    double h[3], kl[3], h0[3];
+    gint64 t0;
+    guint i;
+
+    g_assert_cmpuint (before->len, ==, 0);
+    tiny_form (config, "2");
+    dinolab_hparams_init (&form_hp);
+    g_assert_true (dinolab_config_page_get_hparams (config, &form_hp));
+    form_json = dinolab_hparams_to_json (&form_hp, FALSE);
+    WAIT_UNTIL (action_enabled (page, "train.collapse-study"), 2000);
+    g_assert_true (action_enabled (page, "train.collapse-study"));
+
+    t0 = g_get_monotonic_time ();
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.collapse-study", NULL));
+    g_assert_true (session_active (page));
+    g_assert_false (action_enabled (page, "train.collapse-study"));
+    g_assert_false (action_enabled (page, "train.start"));
+    g_assert_cmpstr (visible_label_text (GTK_WIDGET (page), "Collapse study"), ==,
+                     "Collapse study 1/3: centering + sharpening");
+    WAIT_UNTIL (visible_label_text (GTK_WIDGET (page), "Collapse study 2/3") != NULL, 60000);
+    g_assert_cmpstr (visible_label_text (GTK_WIDGET (page), "Collapse study"), ==,
+                     "Collapse study 2/3: centering only");
+    WAIT_UNTIL (visible_label_text (GTK_WIDGET (page), "Collapse study 3/3") != NULL, 60000);
+    g_assert_cmpstr (visible_label_text (GTK_WIDGET (page), "Collapse study"), ==,
+                     "Collapse study 3/3: sharpening only");
+    /* the plots show the arm that runs: its points only */
+    WAIT_UNTIL (plot_points (page, 0, 0) >= 12 || !session_active (page), 30000);
+    g_assert_cmpuint (plot_points (page, 0, 0), <=, 36);
+    take_screenshot (window, "study");
+
+    WAIT_UNTIL (find_label_containing (window, done_text) != NULL, 60000);
+    g_assert_nonnull (find_label_containing (window, done_text));
+    g_test_message ("toast: %s", gtk_label_get_text (GTK_LABEL (find_label_containing (window, done_text))));
+    g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (find_label_containing (window, done_text))),
+                              "study:collapse"));
+    g_test_message ("study: 3 x 36 steps in %.1f s", (g_get_monotonic_time () - t0) / 1e6);
+    g_assert_false (session_active (page));
+    g_assert_null (visible_label_text (GTK_WIDGET (page), "Collapse study"));
+    g_assert_true (action_enabled (page, "train.collapse-study"));
+    spin_for (500);
+    take_screenshot (window, "study-done");
+
+    /* the store: three finished runs, tagged, named as the CLI names them */
+    runs = study_runs (store);
+    g_assert_cmpuint (runs->len, ==, 3);
+    for (i = 0; i < 3; i++) {
+        const char *uuid = runs->pdata[i];
+        g_autoptr(DinolabRunInfo) info = NULL;
+        g_autoptr(DinolabMetricSeries) hs = NULL;
+        g_autoptr(DinolabMetricSeries) kls = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *json = NULL;
+        g_autofree char *rest = NULL;
+        g_auto(DinolabHparams) hp = { 0 };
+
+        info = dinolab_store_get_run (store, uuid, &error);
+        g_assert_no_error (error);
+        g_assert_cmpstr (info->name, ==, arms[i].name);
+        g_assert_cmpint (info->status, ==, DINOLAB_RUN_STATUS_FINISHED);
+        g_assert_cmpint (info->last_step, ==, 35);   /* 2 epochs of 18 steps */
+        g_assert_nonnull (strstr (info->notes, "collapse study"));
+        json = dinolab_store_get_hparams_json (store, uuid, &error);
+        g_assert_no_error (error);
+        dinolab_hparams_init (&hp);
+        g_assert_true (dinolab_hparams_load_json (&hp, json, -1, uuid, &error));
+        g_assert_no_error (error);
+        g_assert_cmpint (hp.use_centering, ==, arms[i].centering);
+        g_assert_cmpint (hp.use_sharpening, ==, arms[i].sharpening);
+        /* every other key as in the form */
+        hp.use_centering = form_hp.use_centering;
+        hp.use_sharpening = form_hp.use_sharpening;
+        rest = dinolab_hparams_to_json (&hp, FALSE);
+        g_assert_cmpstr (rest, ==, form_json);
+
+        hs = dinolab_store_read_series (store, uuid, DINOLAB_METRIC_TEACHER_ENTROPY, -1, &error);
+        g_assert_no_error (error);
+        kls = dinolab_store_read_series (store, uuid, DINOLAB_METRIC_KL, -1, &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (hs->n, ==, 36);
+        h[i] = tail_mean (hs, 10);
+        kl[i] = tail_mean (kls, 10);
+        g_test_message ("%s: h(P_t) first %.3f, last-10 mean %.3f; KL last-10 mean %.4f (ln K = %.3f)",
+                        arms[i].name, hs->value[0], h[i], kl[i], log (form_hp.out_dim));
+        h0[i] = hs->value[0];
+    }
+    /* Same seed and settings: the first teacher output of "both" and of
+     * "sharpening only" is the same (the center starts at 0), measured 1.320. */
+    g_assert_cmpfloat (fabs (h0[0] - h0[2]), <, 1e-6);
+    /* Without sharpening the teacher runs at the student's temperature 0.1
+     * and drifts towards uniform (measured 4.01 of ln K = 4.16 after 36
+     * steps); sharpening alone stays far lower (1.15) and below "both"
+     * (3.48). The margins are wide: the gap comes from the temperatures. */
+    g_assert_cmpfloat (h[1], >, 0.8 * log (form_hp.out_dim));
+    g_assert_cmpfloat (h[2], <, h[1] - 1.0);
+    g_assert_cmpfloat (h[2], <, h[0] - 1.0);
+}
+
+/* Stop during a study ends it: the arm stops, no next arm starts. */
+static void
+test_train_collapse_study_stop (void)
+{
+    DinolabTrainPage *page = open_train_page ();
+    DinolabConfigPage *config = dinolab_train_page_get_config_page (page);
+    DinolabSession *session = dinolab_train_page_get_session (page);
+    DinolabStore *store = dinolab_application_get_store (app);
+    GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (page), GTK_TYPE_WINDOW);
+    const char *stopped_text = "The collapse study was stopped after 0 of 3 runs";
+    g_autoptr(GPtrArray) before = study_runs (store);
+    g_autoptr(GPtrArray) after = NULL;
+    g_autoptr(DinolabRunInfo) info = NULL;
+    g_autoptr(GError) error = NULL;
+
+    tiny_form (config, "500");
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.collapse-study", NULL));
+    WAIT_UNTIL (dinolab_session_get_step (session) >= 3, 60000);
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "train.stop", NULL));
+    WAIT_UNTIL (find_label_containing (window, stopped_text) != NULL, 30000);
+    g_assert_nonnull (find_label_containing (window, stopped_text));
+    spin_for (300);   /* a next arm would start from an idle */
+    g_assert_false (session_active (page));
+    g_assert_null (visible_label_text (GTK_WIDGET (page), "Collapse study"));
+    after = study_runs (store);
+    g_assert_cmpuint (after->len, ==, before->len + 1);
+    info = dinolab_store_get_run (store, after->pdata[after->len - 1], &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (info->name, ==, "collapse: centering + sharpening");
+    g_assert_cmpint (info->status, ==, DINOLAB_RUN_STATUS_STOPPED);
+}
+
 /* Closing the window while a run trains stops the run first (status stopped,
  * with a checkpoint) and closes the window once it has ended. */
 static void
@@ -422,6 +620,8 @@ main (int argc, char **argv)
     g_test_add_func ("/gui/train/run", test_train_run);
     g_test_add_func ("/gui/train/resume", test_train_resume);
     g_test_add_func ("/gui/train/collapse", test_train_collapse);
+    g_test_add_func ("/gui/train/collapse-study", test_train_collapse_study);
+    g_test_add_func ("/gui/train/collapse-study-stop", test_train_collapse_study_stop);
     g_test_add_func ("/gui/train/close-while-training", test_train_close_while_training);
 
     ret = g_test_run ();

@@ -215,7 +215,7 @@ dinolab_run_row_get_property (GObject    *object,
       break;
     case ROW_PROP_BEST_KNN_TEXT:
       g_value_take_string (value, isnan (info->best_knn_top1) ? g_strdup ("–")
-                                  : g_strdup_printf ("%.1f %%", 100.0 * info->best_knn_top1));
+                                  : g_strdup_printf ("%.1f %%", info->best_knn_top1));  /* stored in percent */
       break;
     case ROW_PROP_TAGS_TEXT:
       g_value_take_string (value, g_strjoinv (", ", info->tags));

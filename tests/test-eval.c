@@ -777,13 +777,14 @@ test_jaccard (Fixture *f, gconstpointer data)
     g_autofree gsize *idx = g_new (gsize, n);
     g_autofree float *att = g_new (float, n * NH * P);
     double per_head[2], mean_map, want[2] = { 0, 0 }, want_mean = 0.0;
+    double on[2], on_mean, want_on[2] = { 0, 0 }, want_on_mean = 0.0;
     (void) data;
 
     g_assert_no_error (error);
     for (gsize i = 0; i < n; i++)
         idx[i] = i;
     g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, fraction, fg_above, per_head, &mean_map,
-                                                   NULL, &error));
+                                                   on, &on_mean, NULL, &error));
     g_assert_no_error (error);
 
     /* by hand: attention, masks, and the pixel sets counted one by one */
@@ -795,7 +796,7 @@ test_jaccard (Fixture *f, gconstpointer data)
         g_assert_true (dinolab_dataset_get_image (ds, i, &img, &error));
         for (int h = 0; h <= NH; h++) {
             double a[16];
-            long inter = 0, uni = 0;
+            long inter = 0, uni = 0, in_m_total = 0;
             for (int k = 0; k < P; k++) {
                 a[k] = h < NH ? att[(i * NH + h) * P + k] : mean[k];
                 if (h < NH)
@@ -807,18 +808,25 @@ test_jaccard (Fixture *f, gconstpointer data)
                     gboolean in_m = mask[(y / p) * g + x / p], in_f = img.pixels[y * S + x] > fg_above;
                     inter += in_m && in_f;
                     uni += in_m || in_f;
+                    in_m_total += in_m;
                 }
-            if (h < NH)
+            if (h < NH) {
                 want[h] += (double) inter / uni / n;
-            else
+                want_on[h] += (double) inter / in_m_total / n;
+            } else {
                 want_mean += (double) inter / uni / n;
+                want_on_mean += (double) inter / in_m_total / n;
+            }
         }
         dinolab_image_clear (&img);
     }
     g_test_message ("Jaccard per head %.4f %.4f (by hand %.4f %.4f), mean map %.4f (%.4f)", per_head[0],
                     per_head[1], want[0], want[1], mean_map, want_mean);
-    for (int h = 0; h < NH; h++)
+    for (int h = 0; h < NH; h++) {
         g_assert_cmpfloat_with_epsilon (per_head[h], want[h], 1e-12);
+        g_assert_cmpfloat_with_epsilon (on[h], want_on[h], 1e-12);
+    }
+    g_assert_cmpfloat_with_epsilon (on_mean, want_on_mean, 2e-3);
     /* the mean map is summed in float by the engine: a near-tie may flip one patch */
     g_assert_cmpfloat_with_epsilon (mean_map, want_mean, 2e-3);
     g_assert_true (per_head[0] > 0.0 && per_head[0] < 1.0);
@@ -830,7 +838,7 @@ test_jaccard (Fixture *f, gconstpointer data)
         g_autoptr (DinolabDataset) ods = dinolab_dataset_open (odd, DINOLAB_SPLIT_TRAIN, &error);
         g_assert_no_error (error);
         g_assert_false (dinolab_eval_attention_jaccard (m, ods, idx, 4, fraction, 0, per_head, &mean_map,
-                                                        NULL, &error));
+                                                        NULL, NULL, NULL, &error));
         g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
         g_test_message ("%s", error->message);
         g_assert_nonnull (strstr (error->message, "multiple of the patch size 4"));

@@ -215,6 +215,11 @@ int      dinolab_attention_mask      (guint8      *mask,
  * |M ∩ F| / |M ∪ F| is averaged over the items.
  * @per_head: caller-owned [num_heads], the mean Jaccard index of each head (the best
  * head is their maximum); @mean_map: the mean Jaccard index of the mean map.
+ * @per_head_on_object [num_heads] and @mean_map_on_object (either may be NULL): the
+ * mean share of the mask that lies on the object, |M ∩ F| / |M|. Jaccard penalises a
+ * mask for being smaller than the object (a head that looks at the sleeves of a shirt),
+ * this does not; a mask spread at random over the image scores the foreground's share
+ * of the image.
  * Errors as dinolab_eval_attention(). */
 gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
                                          DinolabDataset *ds,
@@ -224,6 +229,8 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
                                          int             fg_threshold,
                                          double         *per_head,
                                          double         *mean_map,
+                                         double         *per_head_on_object,
+                                         double         *mean_map_on_object,
                                          GCancellable   *cancellable,
                                          GError        **error);
 

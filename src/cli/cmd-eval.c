@@ -652,8 +652,9 @@ draw_mask_ (const AttnCanvas *cv, const guint8 *mask, const double colour[3], co
 
 typedef struct {
     const char *label;
-    double     *per_head;   /* [NH] */
-    double      mean_map;
+    double     *per_head;   /* [NH] mean Jaccard */
+    double     *on_object;  /* [NH] mean share of the mask on the object */
+    double      mean_map, mean_map_on_object;
     int         best;       /* the head with the highest mean Jaccard */
     double      seconds;
 } JaccardRow;
@@ -666,8 +667,9 @@ jaccard_row_ (JaccardRow *row, DinolabModel *model, DinolabDataset *ds, const gs
     double t0 = now_ ();
 
     row->per_head = g_new (double, NH);
+    row->on_object = g_new (double, NH);
     if (!dinolab_eval_attention_jaccard (model, ds, idx, n, threshold, fg, row->per_head, &row->mean_map,
-                                         NULL, error))
+                                         row->on_object, &row->mean_map_on_object, NULL, error))
         return FALSE;
     row->best = 0;
     for (int h = 1; h < NH; h++)
@@ -788,10 +790,12 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         if (!jaccard_row_ (&rows[r], models[r], ds, idx, n, threshold, fg, &error))
             status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     if (status == CLI_EXIT_OK && sheet != NULL) {
-        g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head: left the "
-                                                  "model (mean Jaccard %.3f), right a random ViT (%.3f)",
-                                                  threshold, rows[0].per_head[rows[0].best],
-                                                  rows[1].per_head[rows[1].best]);
+        g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head: left the model "
+                                                  "(Jaccard %.3f, %.0f %% on the object), right a random ViT "
+                                                  "(%.3f, %.0f %%)", threshold, rows[0].per_head[rows[0].best],
+                                                  100.0 * rows[0].on_object[rows[0].best],
+                                                  rows[1].per_head[rows[1].best],
+                                                  100.0 * rows[1].on_object[rows[1].best]);
         if (!write_sheet_ (sheet, ds, lm->model, rows[0].best, random, rows[1].best, threshold, title, &error))
             status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     }
@@ -826,6 +830,15 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
             for (int h = 0; h < NH; h++)
                 json_builder_add_double_value (b, rows[r].per_head[h]);
             json_builder_end_array (b);
+            json_builder_set_member_name (b, "best_head_on_object");
+            json_builder_add_double_value (b, rows[r].on_object[rows[r].best]);
+            json_builder_set_member_name (b, "mean_map_on_object");
+            json_builder_add_double_value (b, rows[r].mean_map_on_object);
+            json_builder_set_member_name (b, "heads_on_object");
+            json_builder_begin_array (b);
+            for (int h = 0; h < NH; h++)
+                json_builder_add_double_value (b, rows[r].on_object[h]);
+            json_builder_end_array (b);
             json_builder_end_object (b);
         }
         json_builder_end_object (b);
@@ -838,7 +851,7 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         printf ("Jaccard index of the %g-mass attention masks (DINO.md 7) with the foreground (pixels "
                 "> %d)\nof %s: %" G_GSIZE_FORMAT " images; model %s\n", threshold, fg,
                 dinolab_dataset_get_description (ds), n, lm->source);
-        printf ("  %-12s %-16s %9s  %s\n", "", "best head", "mean map", "every head");
+        printf ("  %-12s %-16s %9s  %s\n", "Jaccard", "best head", "mean map", "every head");
         for (int r = 0; r < 2; r++) {
             g_autofree char *best = g_strdup_printf ("%.3f (head %d)", rows[r].per_head[rows[r].best], rows[r].best);
             printf ("  %-12s %-16s %9.3f ", rows[r].label, best, rows[r].mean_map);
@@ -846,11 +859,21 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
                 printf (" %.3f", rows[r].per_head[h]);
             printf ("   (%.1f s)\n", rows[r].seconds);
         }
+        printf ("share of the mask on the object, |M & F| / |M|:\n");
+        for (int r = 0; r < 2; r++) {
+            g_autofree char *best = g_strdup_printf ("%.3f (head %d)", rows[r].on_object[rows[r].best], rows[r].best);
+            printf ("  %-12s %-16s %9.3f ", rows[r].label, best, rows[r].mean_map_on_object);
+            for (int h = 0; h < NH; h++)
+                printf (" %.3f", rows[r].on_object[h]);
+            printf ("\n");
+        }
         if (sheet != NULL)
             printf ("  wrote %s\n", sheet);
     }
-    for (int r = 0; r < 2; r++)
+    for (int r = 0; r < 2; r++) {
         g_free (rows[r].per_head);
+        g_free (rows[r].on_object);
+    }
     return status;
 }
 
@@ -915,7 +938,8 @@ cmd_attention (int argc, char **argv)
                     "--split (default test) of --dataset (default the model's), the Jaccard index "
                     "|M & F| / |M | F| of each head's --threshold mask M (and of the mean map's) with "
                     "the foreground F, averaged; printed for the model and for a randomly initialised "
-                    "ViT of its shape (seed 0), as DINO's Jaccard table compares them.",
+                    "ViT of its shape (seed 0), as DINO's Jaccard table compares them; also the share "
+                    "|M & F| / |M| of each mask that lies on the object.",
                     entries, &argc, &argv, &status))
         return status;
     if ((run == NULL) == (weights == NULL))

@@ -642,11 +642,12 @@ dinolab_attention_mask (guint8      *mask,
 #define JACCARD_CHUNK 256
 
 /* |M ∩ F| / |M ∪ F| of a patch mask @mask [gh * gw] (each patch p x p pixels) and a
- * pixel mask @fg [size * size]; 1 when both are empty. */
+ * pixel mask @fg [size * size]; 1 when both are empty. Adds |M ∩ F| / |M| (1 for an
+ * empty mask) to *@on_object. */
 static double
-jaccard_ (const guint8 *mask, const guint8 *fg, int size, int p)
+jaccard_ (const guint8 *mask, const guint8 *fg, int size, int p, double *on_object)
 {
-    long inter = 0, uni = 0;
+    long inter = 0, uni = 0, in_mask = 0;
     int gw = size / p;
 
     for (int y = 0; y < size; y++)
@@ -654,7 +655,9 @@ jaccard_ (const guint8 *mask, const guint8 *fg, int size, int p)
             int m = mask[(y / p) * gw + x / p], f = fg[y * size + x];
             inter += m && f;
             uni += m || f;
+            in_mask += m;
         }
+    *on_object += in_mask > 0 ? (double) inter / (double) in_mask : 1.0;
     return uni > 0 ? (double) inter / (double) uni : 1.0;
 }
 
@@ -667,6 +670,8 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
                                 int             fg_threshold,
                                 double         *per_head,
                                 double         *mean_map,
+                                double         *per_head_on_object,
+                                double         *mean_map_on_object,
                                 GCancellable   *cancellable,
                                 GError        **error)
 {
@@ -674,8 +679,8 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
     int size, p, NH, P;
     g_autofree float *att = NULL, *mean = NULL;
     g_autofree guint8 *mask = NULL, *fg = NULL;
-    g_autofree double *sum = NULL;
-    double sum_mean = 0.0;
+    g_autofree double *sum = NULL, *sum_on = NULL;
+    double sum_mean = 0.0, sum_mean_on = 0.0;
 
     g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
     g_return_val_if_fail (indices != NULL && n > 0, FALSE);
@@ -701,6 +706,7 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
     mask = g_new (guint8, P);
     fg = g_new (guint8, (size_t) size * size);
     sum = g_new0 (double, NH);
+    sum_on = g_new0 (double, NH);
 
     for (gsize c0 = 0; c0 < n; c0 += JACCARD_CHUNK) {
         gsize cn = MIN (JACCARD_CHUNK, n - c0);
@@ -724,17 +730,22 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
             memset (mean, 0, (size_t) P * sizeof (float));
             for (int h = 0; h < NH; h++) {
                 dinolab_attention_mask (mask, a + (size_t) h * P, P, fraction);
-                sum[h] += jaccard_ (mask, fg, size, p);
+                sum[h] += jaccard_ (mask, fg, size, p, &sum_on[h]);
                 for (int k = 0; k < P; k++)
                     mean[k] += a[(size_t) h * P + k] / (float) NH;
             }
             dinolab_attention_mask (mask, mean, P, fraction);
-            sum_mean += jaccard_ (mask, fg, size, p);
+            sum_mean += jaccard_ (mask, fg, size, p, &sum_mean_on);
         }
     }
-    for (int h = 0; h < NH; h++)
+    for (int h = 0; h < NH; h++) {
         per_head[h] = sum[h] / (double) n;
+        if (per_head_on_object != NULL)
+            per_head_on_object[h] = sum_on[h] / (double) n;
+    }
     *mean_map = sum_mean / (double) n;
+    if (mean_map_on_object != NULL)
+        *mean_map_on_object = sum_mean_on / (double) n;
     return TRUE;
 }
 

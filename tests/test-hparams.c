@@ -1013,11 +1013,11 @@ assert_default_preset (const DinolabHparams *hp)
     g_assert_cmpfloat (hp->drop_path_rate, ==, 0.1);
     g_assert_cmpint (hp->local_crops_number, ==, 6);
     g_assert_cmpint (hp->batch_size_per_gpu, ==, 64);
-    g_assert_cmpint (hp->epochs, ==, 3);
+    g_assert_cmpint (hp->epochs, ==, 6);
     g_assert_cmpint (hp->warmup_epochs, ==, 1);
     g_assert_cmpfloat (hp->warmup_teacher_temp, ==, 0.04);
     g_assert_cmpfloat (hp->teacher_temp, ==, 0.04);
-    g_assert_cmpfloat (hp->lr, ==, 0.0005);
+    g_assert_cmpfloat (hp->lr, ==, 0.001);
     g_assert_cmpfloat (hp->global_crops_scale[0], ==, 0.4);
     g_assert_cmpfloat (hp->global_crops_scale[1], ==, 1.0);
     g_assert_cmpfloat (hp->local_crops_scale[0], ==, 0.05);

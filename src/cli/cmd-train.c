@@ -206,7 +206,7 @@ cmd_train (int argc, char **argv)
     g_autofree char *preset = NULL, *config = NULL, *name = NULL, *db = NULL, *from = NULL;
     g_auto (GStrv) sets = NULL;
     gboolean json = FALSE;
-    int status = CLI_EXIT_OK;
+    int status = CLI_EXIT_OK, keep_last = 0;
     const GOptionEntry entries[] = {
         { "preset", 0, 0, G_OPTION_ARG_STRING, &preset, "Start from this preset (default: default)", "NAME" },
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Hyperparameters (JSON) on top of the preset", "FILE" },
@@ -217,6 +217,8 @@ cmd_train (int argc, char **argv)
         { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "Run store (default: $DINOLAB_DB, else "
           "$XDG_DATA_HOME/dinolab/runs.db)", "PATH" },
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per event on standard output", NULL },
+        { "keep-last", 0, 0, G_OPTION_ARG_INT, &keep_last, "Keep the newest N checkpoints (default 3; "
+          "also kept: the end of every 10th epoch), e.g. to evaluate the run at several times", "N" },
         { NULL }
     };
     const char *const dirs[] = { PKGDATADIR "/presets", SOURCE_DATADIR "/presets", NULL };
@@ -235,6 +237,9 @@ cmd_train (int argc, char **argv)
     if (from != NULL && preset != NULL)
         return cli_fail ("train", CLI_EXIT_USAGE, "--from and --preset both give the starting settings: "
                          "use one of them");
+    if (keep_last < 0)
+        return cli_fail ("train", CLI_EXIT_USAGE, "--keep-last: %d is not a number of checkpoints (>= 1)",
+                         keep_last);
 
     if (!(store = dinolab_store_open (db, &error)))
         return cli_fail_error ("train", CLI_EXIT_FAILURE, error);
@@ -258,6 +263,8 @@ cmd_train (int argc, char **argv)
     opts.name = name;
     opts.parent = parent;
     opts.init_checkpoint = init;
+    if (keep_last > 0)
+        opts.keep_last = keep_last;
     if (!(trainer = dinolab_trainer_new (store, &hp, &opts, &error)))
         return cli_fail_error ("train", CLI_EXIT_USAGE, error);
     return run_session_ ("train", db, store, trainer, json);

@@ -733,12 +733,6 @@ test_eval_knn (Fixture *f, gconstpointer data)
 }
 
 // ----------------------------------------------------------------------------
-// loading a backbone, preparing one image
-
-/* dinolab_eval_image_from_dataset on a 12 x 12 grey npy item = (pixel / 255 - mean) /
- * std with mean and population std over every pixel of the train split, computed here
- * in double; patch 5 trims it to 10 x 10 at the bottom and right. */
-// ----------------------------------------------------------------------------
 // Jaccard of the attention masks with the foreground
 
 /* The smallest set of patches holding @fraction of @a's mass, greedy from the top,
@@ -747,8 +741,10 @@ static void
 naive_mask_ (guint8 *mask, const double *a, int P, double fraction)
 {
     double total = 0.0, acc = 0.0;
-    gboolean *used = g_new0 (gboolean, P);
+    gboolean *used;
 
+    g_assert (P > 0);
+    used = g_new0 (gboolean, P);
     for (int i = 0; i < P; i++)
         total += a[i];
     memset (mask, 0, (size_t) P);
@@ -845,6 +841,12 @@ test_jaccard (Fixture *f, gconstpointer data)
     }
 }
 
+// ----------------------------------------------------------------------------
+// loading a backbone, preparing one image
+
+/* dinolab_eval_image_from_dataset on a 12 x 12 grey npy item = (pixel / 255 - mean) /
+ * std with mean and population std over every pixel of the train split, computed here
+ * in double; patch 5 trims it to 10 x 10 at the bottom and right. */
 static void
 test_image_from_dataset (Fixture *f, gconstpointer data)
 {

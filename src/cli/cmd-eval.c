@@ -946,16 +946,16 @@ cmd_attention (int argc, char **argv)
         return cli_fail ("attention", CLI_EXIT_USAGE, "give either --run RUN or --weights FILE (see --help)");
     if (checkpoint >= 0 && run == NULL)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--checkpoint needs --run");
+    if (split_s != NULL && !parse_split_ (split_s, &split))
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--split: '%s' is not 'train' or 'test'", split_s);
+    if (!(threshold > 0.0 && threshold <= 1.0))
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--threshold: %g is outside (0, 1]", threshold);
     if (!eval && (limit != 0 || fg != 0 || sheet != NULL))
         return cli_fail ("attention", CLI_EXIT_USAGE, "--limit, --foreground and --sheet go with --eval");
     if (eval) {
         if (image != NULL || index >= 0 || out != NULL || size != 0 || zoom != 0)
             return cli_fail ("attention", CLI_EXIT_USAGE, "--eval takes a whole split: no --image, --index, "
                              "--out, --size or --zoom");
-        if (split_s != NULL && !parse_split_ (split_s, &split))
-            return cli_fail ("attention", CLI_EXIT_USAGE, "--split: '%s' is not 'train' or 'test'", split_s);
-        if (!(threshold > 0.0 && threshold <= 1.0))
-            return cli_fail ("attention", CLI_EXIT_USAGE, "--threshold: %g is outside (0, 1]", threshold);
         if (limit < 0 || fg < 0 || fg > 254)
             return cli_fail ("attention", CLI_EXIT_USAGE, "--limit must be >= 0 and --foreground in 0..254");
         if (!load_backbone_ (&lm, weights, run, checkpoint, db, student, sets, threads, &error))
@@ -969,10 +969,6 @@ cmd_attention (int argc, char **argv)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--dataset and --split go with --index, not --image");
     if (out == NULL)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--out DIR is required (see --help)");
-    if (split_s != NULL && !parse_split_ (split_s, &split))
-        return cli_fail ("attention", CLI_EXIT_USAGE, "--split: '%s' is not 'train' or 'test'", split_s);
-    if (!(threshold > 0.0 && threshold <= 1.0))
-        return cli_fail ("attention", CLI_EXIT_USAGE, "--threshold: %g is outside (0, 1]", threshold);
     if (size < 0 || zoom < 0)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--size and --zoom must be >= 0");
 

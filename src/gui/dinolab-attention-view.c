@@ -814,19 +814,44 @@ parent_window (DinolabAttentionView *self)
   return GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL;
 }
 
+/* What an accepted file chooser hands its path to. */
+typedef void (*ShowPathFunc) (DinolabAttentionView *self,
+                              const char           *path);
+
 static void
-on_weights_response (GtkNativeDialog      *dialog,
-                     int                   response,
-                     DinolabAttentionView *self)
+on_open_response (GtkNativeDialog      *dialog,
+                  int                   response,
+                  DinolabAttentionView *self)
 {
+  ShowPathFunc show = (ShowPathFunc) g_object_get_data (G_OBJECT (dialog), "show-path");
+
   if (response == GTK_RESPONSE_ACCEPT)
     {
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
       g_autofree char *path = g_file_get_path (file);
       if (path != NULL)
-        dinolab_attention_view_show_weights (self, path);
+        show (self, path);
     }
   g_object_unref (dialog);
+}
+
+/* A modal chooser for one file matching @filter (taken); @show gets its path. */
+static void
+choose_file (DinolabAttentionView *self,
+             const char           *title,
+             GtkFileFilter        *filter,
+             ShowPathFunc          show)
+{
+  GtkFileChooserNative *dialog;
+
+  dialog = gtk_file_chooser_native_new (title, parent_window (self), GTK_FILE_CHOOSER_ACTION_OPEN,
+                                        _("_Open"), _("_Cancel"));
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+  g_object_unref (filter);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  g_object_set_data (G_OBJECT (dialog), "show-path", (gpointer) show);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_open_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
 
 static void
@@ -834,33 +859,12 @@ choose_weights (GtkWidget  *widget,
                 const char *action_name G_GNUC_UNUSED,
                 GVariant   *param G_GNUC_UNUSED)
 {
-  DinolabAttentionView *self = DINOLAB_ATTENTION_VIEW (widget);
-  GtkFileChooserNative *dialog;
-  g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
+  GtkFileFilter *filter = gtk_file_filter_new ();
 
-  dialog = gtk_file_chooser_native_new (_("Choose a Weight File"), parent_window (self),
-                                        GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
   gtk_file_filter_set_name (filter, _("Safetensors weights"));
   gtk_file_filter_add_pattern (filter, "*.safetensors");
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
-  g_signal_connect (dialog, "response", G_CALLBACK (on_weights_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
-}
-
-static void
-on_image_response (GtkNativeDialog      *dialog,
-                   int                   response,
-                   DinolabAttentionView *self)
-{
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = g_file_get_path (file);
-      if (path != NULL)
-        dinolab_attention_view_show_image_file (self, path);
-    }
-  g_object_unref (dialog);
+  choose_file (DINOLAB_ATTENTION_VIEW (widget), _("Choose a Weight File"), filter,
+               dinolab_attention_view_show_weights);
 }
 
 static void
@@ -868,18 +872,12 @@ choose_image (GtkWidget  *widget,
               const char *action_name G_GNUC_UNUSED,
               GVariant   *param G_GNUC_UNUSED)
 {
-  DinolabAttentionView *self = DINOLAB_ATTENTION_VIEW (widget);
-  GtkFileChooserNative *dialog;
-  g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
+  GtkFileFilter *filter = gtk_file_filter_new ();
 
-  dialog = gtk_file_chooser_native_new (_("Choose an Image"), parent_window (self),
-                                        GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
   gtk_file_filter_set_name (filter, _("Images"));
   gtk_file_filter_add_pixbuf_formats (filter);
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
-  g_signal_connect (dialog, "response", G_CALLBACK (on_image_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+  choose_file (DINOLAB_ATTENTION_VIEW (widget), _("Choose an Image"), filter,
+               dinolab_attention_view_show_image_file);
 }
 
 static void

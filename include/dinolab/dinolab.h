@@ -9,6 +9,7 @@
  *   params.h   the one table of named tensors behind every parameter block
  *   io.h       safetensors and .npy files
  *   rng.h      reproducible random streams
+ *   study.h    the collapse study's arms, shared by the CLI and the GUI
  *   error.h    the GError domain
  */
 #pragma once
@@ -22,3 +23,4 @@
 #include "dinolab/params.h"
 #include "dinolab/rng.h"
 #include "dinolab/step.h"
+#include "dinolab/study.h"

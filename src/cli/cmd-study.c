@@ -42,13 +42,14 @@
 #include "dinolab/io.h"
 #include "dinolab/model.h"
 #include "dinolab/store.h"
+#include "dinolab/study.h"
 #include "dinolab/trainer.h"
 #include "plot.h"
 #include "events.h"
 #include "progress.h"
 
-#define STUDY_TAG        "study:collapse"
-#define N_ARMS           3
+#define STUDY_TAG        DINOLAB_COLLAPSE_STUDY_TAG
+#define N_ARMS           DINOLAB_COLLAPSE_STUDY_N_ARMS
 /* Final h and KL: means over the last this many steps (per-step values are noisy). */
 #define FINAL_WINDOW     50
 /* k-NN subset sizes: four times the trainer's (trainer.h), so the standard error of a
@@ -66,18 +67,10 @@
  * K = 1024 shows all three behaviours in minutes on two cores). --preset replaces it. */
 #define STUDY_PRESET     "study-collapse"
 
-typedef struct {
-    const char *key;       /* "both", "centering", "sharpening" */
-    const char *label;     /* legend and table */
-    gboolean    centering, sharpening;
-    guint32     rgb;       /* Okabe-Ito colours: distinct for colour-blind readers too */
-} Arm;
-
-static const Arm arms[N_ARMS] = {
-    { "both",       "centering + sharpening", TRUE,  TRUE,  0x0072b2 },
-    { "centering",  "centering only",         TRUE,  FALSE, 0xd55e00 },
-    { "sharpening", "sharpening only",        FALSE, TRUE,  0x009e73 },
-};
+/* The arms are the engine's (dinolab/study.h), so GUI and CLI runs look alike; their
+ * colours in the figure: Okabe-Ito, distinct for colour-blind readers too. */
+static const DinolabCollapseArm *const arms = dinolab_collapse_arms;
+static const guint32 arm_rgb_[N_ARMS] = { 0x0072b2, 0xd55e00, 0x009e73 };
 
 /* What one arm produced. */
 typedef struct {
@@ -458,8 +451,8 @@ write_figure_ (const char *png, const char *svg, const ArmResult *res, const Din
                 kl_max = MAX (kl_max, sk_[a][i]);
         // the pale traces first, under every smoothed line
         if (half > 0) {
-            cli_plot_add_line (plot, 0, NULL, pale_ (arms[a].rgb), 1.0, xh_[a], sh->value, sh->n);
-            cli_plot_add_line (plot, 1, NULL, pale_ (arms[a].rgb), 1.0, xk_[a], sk->value, sk->n);
+            cli_plot_add_line (plot, 0, NULL, pale_ (arm_rgb_[a]), 1.0, xh_[a], sh->value, sh->n);
+            cli_plot_add_line (plot, 1, NULL, pale_ (arm_rgb_[a]), 1.0, xk_[a], sk->value, sk->n);
         }
     }
     // KL >= 0, and "KL -> 0" is the point: the axis starts just below 0 and ends above
@@ -469,8 +462,8 @@ write_figure_ (const char *png, const char *svg, const ArmResult *res, const Din
     for (int a = 0; a < N_ARMS; a++) {
         if (sh_[a] == NULL)
             continue;
-        cli_plot_add_line (plot, 0, arms[a].label, arms[a].rgb, 2.2, xh_[a], sh_[a], res[a].h_series->n);
-        cli_plot_add_line (plot, 1, arms[a].label, arms[a].rgb, 2.2, xk_[a], sk_[a], res[a].kl_series->n);
+        cli_plot_add_line (plot, 0, arms[a].label, arm_rgb_[a], 2.2, xh_[a], sh_[a], res[a].h_series->n);
+        cli_plot_add_line (plot, 1, arms[a].label, arm_rgb_[a], 2.2, xk_[a], sk_[a], res[a].kl_series->n);
     }
     ok = cli_plot_write_png (plot, png, FIG_W, FIG_H, FIG_SCALE, error) &&
          cli_plot_write_svg (plot, svg, FIG_W, FIG_H, error);
@@ -574,9 +567,9 @@ json_result_ (const ArmResult *res, const DinolabHparams *hp, const DinolabKnnRe
         json_builder_set_member_name (b, "label");
         json_builder_add_string_value (b, arms[a].label);
         json_builder_set_member_name (b, "use_centering");
-        json_builder_add_boolean_value (b, arms[a].centering);
+        json_builder_add_boolean_value (b, arms[a].use_centering);
         json_builder_set_member_name (b, "use_sharpening");
-        json_builder_add_boolean_value (b, arms[a].sharpening);
+        json_builder_add_boolean_value (b, arms[a].use_sharpening);
         json_builder_set_member_name (b, "uuid");
         if (r->uuid)
             json_builder_add_string_value (b, r->uuid);
@@ -708,8 +701,8 @@ study_collapse_ (int argc, char **argv)
     for (int a = 0; a < N_ARMS; a++) {
         dinolab_hparams_init (&hps[a]);
         dinolab_hparams_copy (&hps[a], &base);
-        hps[a].use_centering = arms[a].centering;
-        hps[a].use_sharpening = arms[a].sharpening;
+        hps[a].use_centering = arms[a].use_centering;
+        hps[a].use_sharpening = arms[a].use_sharpening;
     }
     memset (res, 0, sizeof res);
     for (int a = 0; a < N_ARMS; a++)
@@ -768,11 +761,8 @@ study_collapse_ (int argc, char **argv)
     sig_term = g_unix_signal_add (SIGTERM, on_signal_, &study);
     sig_hup = g_unix_signal_add (SIGHUP, on_signal_, &study);
     for (int a = 0; a < N_ARMS; a++) {
-        g_autofree char *name = g_strdup_printf ("collapse: %s", arms[a].label);
-        g_autofree char *notes = g_strdup_printf ("DINO collapse study (paper Fig. 7) started %s, run %d of 3: "
-                                                  "%s (use_centering=%s, use_sharpening=%s)", started,
-                                                  a + 1, arms[a].label, arms[a].centering ? "true" : "false",
-                                                  arms[a].sharpening ? "true" : "false");
+        g_autofree char *name = dinolab_collapse_arm_run_name (a);
+        g_autofree char *notes = dinolab_collapse_arm_notes (a, started);
         g_autoptr (DinolabTrainer) trainer = NULL;
         DinolabTrainerOptions opts;
         Session s = { 0 };
@@ -794,7 +784,7 @@ study_collapse_ (int argc, char **argv)
             g_printerr ("dinolab-cli study: run %d of 3: %s\n", a + 1, name);
         else
             printf ("\n[%d/3] %s (use_centering=%s, use_sharpening=%s)\n", a + 1, name,
-                    arms[a].centering ? "true" : "false", arms[a].sharpening ? "true" : "false");
+                    arms[a].use_centering ? "true" : "false", arms[a].use_sharpening ? "true" : "false");
         fflush (stdout);
         s.store = store;
         s.trainer = trainer;

@@ -21,6 +21,7 @@
 
 #include "dinolab/error.h"
 #include "dinolab/hparams.h"
+#include "dinolab/study.h"
 #include "dinolab/trainer.h"
 
 #include "dinolab-application.h"
@@ -52,21 +53,15 @@ static const char * const series_metric[N_SERIES] = {
 
 /* The collapse study (DINO.md 8, paper Fig. 7), as src/cli/cmd-study.c runs it:
  * the same settings and seed, three switch pairs, one tag. */
-#define STUDY_TAG    "study:collapse"
-#define STUDY_N_ARMS 3
+#define STUDY_TAG    DINOLAB_COLLAPSE_STUDY_TAG
+#define STUDY_N_ARMS DINOLAB_COLLAPSE_STUDY_N_ARMS
 
-typedef struct
-{
-  const char *name;        /* the run's name: as the CLI's, untranslated, so runs from
-                            * both look alike in the store and sort together */
-  const char *label;       /* shown in the view, translatable */
-  gboolean    centering, sharpening;
-} StudyArm;
-
-static const StudyArm study_arms[STUDY_N_ARMS] = {
-  { "collapse: centering + sharpening", N_("centering + sharpening"), TRUE,  TRUE  },
-  { "collapse: centering only",         N_("centering only"),         TRUE,  FALSE },
-  { "collapse: sharpening only",        N_("sharpening only"),        FALSE, TRUE  },
+/* The arms' labels as shown, translated; the arms themselves (switches, run
+ * names, notes) are the engine's, dinolab/study.h, shared with the CLI. */
+static const char *const study_arm_labels[STUDY_N_ARMS] = {
+  N_("centering + sharpening"),
+  N_("centering only"),
+  N_("sharpening only"),
 };
 
 struct _DinolabTrainPage
@@ -347,7 +342,7 @@ dinolab_train_page_update (DinolabTrainPage *self)
     {
       /* Translators: "Collapse study 2/3: centering only" */
       text = g_strdup_printf (_("Collapse study %d/%d: %s"), self->study_arm + 1, STUDY_N_ARMS,
-                              _(study_arms[self->study_arm].label));
+                              _(study_arm_labels[self->study_arm]));
       gtk_label_set_label (self->study_label, text);
       g_clear_pointer (&text, g_free);
     }
@@ -471,7 +466,6 @@ static void
 on_session_run_uuid (DinolabTrainPage *self)
 {
   static const char * const tags[] = { STUDY_TAG, NULL };
-  const StudyArm *arm;
   const char *uuid = self->session != NULL ? dinolab_session_get_run_uuid (self->session) : NULL;
   g_autofree char *notes = NULL;
   g_autoptr(GError) error = NULL;
@@ -479,13 +473,9 @@ on_session_run_uuid (DinolabTrainPage *self)
   if (self->study_arm < 0 || self->study_uuid != NULL || uuid == NULL
       || !dinolab_session_get_active (self->session))
     return;
-  arm = &study_arms[self->study_arm];
   self->study_uuid = g_strdup (uuid);
   /* The notes are stored with the run, in English as the CLI writes them. */
-  notes = g_strdup_printf ("DINO collapse study (paper Fig. 7) started %s, run %d of %d: %s "
-                           "(use_centering=%s, use_sharpening=%s)", self->study_started,
-                           self->study_arm + 1, STUDY_N_ARMS, arm->label,
-                           arm->centering ? "true" : "false", arm->sharpening ? "true" : "false");
+  notes = dinolab_collapse_arm_notes (self->study_arm, self->study_started);
   if (!dinolab_store_add_tags (self->store, uuid, tags, &error)
       || !dinolab_store_set_notes (self->store, uuid, notes, &error))
     {
@@ -501,17 +491,18 @@ static gboolean
 dinolab_train_page_study_start_arm (DinolabTrainPage  *self,
                                     GError           **error)
 {
-  const StudyArm *arm = &study_arms[self->study_arm];
+  const DinolabCollapseArm *arm = &dinolab_collapse_arms[self->study_arm];
+  g_autofree char *name = dinolab_collapse_arm_run_name (self->study_arm);
   g_auto(DinolabHparams) hp = { 0 };
 
   dinolab_hparams_init (&hp);
   dinolab_hparams_copy (&hp, &self->study_hp);
-  hp.use_centering = arm->centering;
-  hp.use_sharpening = arm->sharpening;
+  hp.use_centering = arm->use_centering;
+  hp.use_sharpening = arm->use_sharpening;
   g_clear_pointer (&self->study_uuid, g_free);
   /* The plots show the arm that is running; the Runs view compares all three. */
   dinolab_train_page_clear_plots (self, hp.out_dim);
-  if (!dinolab_session_start (self->session, &hp, arm->name, error))
+  if (!dinolab_session_start (self->session, &hp, name, error))
     return FALSE;
   on_session_run_uuid (self);
   dinolab_train_page_update (self);

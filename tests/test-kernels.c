@@ -4,7 +4,9 @@
  * computation: forwards against naive double-precision loops (and, for the pos_embed
  * interpolation, against numbers produced by PyTorch), every *_backward against
  * central finite differences of the scalar objective L = sum(out * R) for a fixed
- * random R, plus the += semantics and the NULL gradient outputs.
+ * random R, plus the write-or-accumulate semantics of each gradient output (kernels.h:
+ * parameter gradients and LayerNorm's dinp accumulate; the other activation gradients
+ * are written, so they are checked into NaN-filled buffers) and the NULL outputs.
  *
  * Finite differences: the kernels run in float32 and L is summed in double; the step
  * actually taken is the difference of the two perturbed float values. The FD error is
@@ -36,6 +38,16 @@ new_uniform (size_t n, guint32 seed, float scale)
 {
     float *x = g_new (float, MAX (n, 1));
     fill_uniform (x, n, seed, scale);
+    return x;
+}
+
+/* n floats, all NaN: a gradient buffer that a kernel must write, never read */
+static float *
+new_nan (size_t n)
+{
+    float *x = g_new (float, MAX (n, 1));
+    for (size_t i = 0; i < n; i++)
+        x[i] = NAN;
     return x;
 }
 
@@ -261,7 +273,7 @@ test_gelu (void)
 {
     const size_t n = 161;
     GeluCtx c;
-    float *want = g_new (float, n), *din, *pre;
+    float *want = g_new (float, n), *din, *dinplace;
 
     c.n = n;
     c.inp = g_new (float, n);
@@ -286,14 +298,14 @@ test_gelu (void)
         g_assert_cmpfloat_with_epsilon (y[1], -0.15865525393145707, 1e-6);
     }
 
-    pre = new_uniform (n, 32, 1.0f);
-    din = g_memdup2 (pre, n * sizeof (float));
+    din = new_nan (n);   // written, never read
     gelu_backward (din, c.inp, c.r, n);
-    for (size_t i = 0; i < n; i++)
-        din[i] -= pre[i];
     fd_check ("gelu dinp", c.inp, n, din, gelu_objective, &c);
+    dinplace = g_memdup2 (c.r, n * sizeof (float));
+    gelu_backward (dinplace, c.inp, dinplace, n);   // dinp may alias dout
+    assert_tensor ("gelu dinp in place", dinplace, din, n, 0.0);
 
-    g_free (want); g_free (din); g_free (pre); g_free (c.inp); g_free (c.out); g_free (c.r);
+    g_free (want); g_free (din); g_free (dinplace); g_free (c.inp); g_free (c.out); g_free (c.r);
 }
 
 // ----------------------------------------------------------------------------
@@ -308,8 +320,7 @@ test_residual (void)
     float *inp = new_uniform (n, 41, 1.0f), *br = new_uniform (n, 42, 1.0f);
     float *dout = new_uniform (n, 43, 1.0f);
     float *out = g_new (float, n), *want = g_new (float, n);
-    float *din = new_uniform (n, 44, 1.0f), *dbr = new_uniform (n, 45, 1.0f);
-    float *want_in = g_new (float, n), *want_br = g_new (float, n);
+    float *dbr = g_new (float, n), *want_br = g_new (float, n);
 
     for (int pass = 0; pass < 2; pass++) {
         const float *sc = pass ? scale : NULL;
@@ -324,25 +335,17 @@ test_residual (void)
         assert_tensor ("residual forward in place", inplace, want, n, 1e-7);
         g_free (inplace);
 
-        // backward: the map is linear, so the gradient is exact
+        // backward: the map is linear, so the gradient is exact; dbranch is written
+        // (a dropped sample's rows become 0, not the old contents)
         for (size_t i = 0; i < n; i++) {
-            want_in[i] = din[i] + dout[i];
-            want_br[i] = (float) (dbr[i] + (sc ? sc[i / S] : 1.0) * dout[i]);
+            want_br[i] = (float) ((sc ? sc[i / S] : 1.0) * dout[i]);
+            dbr[i] = NAN;
         }
-        residual_backward (din, dbr, dout, sc, B, S);
-        assert_tensor ("residual dinp", din, want_in, n, 1e-7);
+        residual_backward (dbr, dout, sc, B, S);
         assert_tensor ("residual dbranch", dbr, want_br, n, 1e-7);
-        residual_backward (NULL, dbr, dout, sc, B, S);
-        residual_backward (din, NULL, dout, sc, B, S);
-        for (size_t i = 0; i < n; i++) {
-            want_in[i] += dout[i];
-            want_br[i] += (float) ((sc ? sc[i / S] : 1.0) * dout[i]);
-        }
-        assert_tensor ("residual dinp (dbranch NULL)", din, want_in, n, 1e-6);
-        assert_tensor ("residual dbranch (dinp NULL)", dbr, want_br, n, 1e-6);
     }
     g_free (inp); g_free (br); g_free (dout); g_free (out); g_free (want);
-    g_free (din); g_free (dbr); g_free (want_in); g_free (want_br);
+    g_free (dbr); g_free (want_br);
 }
 
 // ----------------------------------------------------------------------------
@@ -433,12 +436,51 @@ test_attention_forward (void)
     g_free (qkv); g_free (out); g_free (att); g_free (want); g_free (want_att);
 }
 
+/* The softmax's exponential (exp_softmax_, not libm's expf) against a double
+ * softmax, through attention_forward with one head of width 1: q = 1 everywhere, so
+ * every row of att is softmax(k). The logits span 0 .. -120, so the smallest
+ * probabilities are denormal or underflow to 0. Each probability is three float
+ * roundings from the exact value (the exponential, 1/sum and the product), so it must
+ * be within 4 ulp; values that are 0 in float must be exactly 0. */
+static void
+test_attention_softmax (void)
+{
+    const int T = 241;
+    float *qkv = g_new (float, (size_t) T * 3), *out = g_new (float, T);
+    float *att = g_new (float, (size_t) T * T);
+    double sum = 0.0, worst = 0.0;
+
+    for (int t = 0; t < T; t++) {
+        qkv[t * 3] = 1.0f;                                   // q
+        qkv[t * 3 + 1] = (float) (-0.5 * t) + 0.01f * (t % 7); // k: the logit
+        qkv[t * 3 + 2] = 1.0f;                               // v
+    }
+    for (int j = 0; j < T; j++)
+        sum += exp ((double) qkv[j * 3 + 1] - qkv[1]);      // the maximum is k[0] = 0
+    attention_forward (out, att, qkv, 1, T, 1, 1);
+    for (int i = 0; i < T; i += 60) {
+        for (int j = 0; j < T; j++) {
+            double want = exp ((double) qkv[j * 3 + 1] - qkv[1]) / sum;
+            float got = att[(size_t) i * T + j];
+            if ((float) want == 0.0f) {
+                g_assert_cmpfloat (got, ==, 0.0f);
+            } else {
+                double ulp = nextafterf ((float) want, INFINITY) - (float) want;
+                worst = fmax (worst, fabs (got - want) / ulp);
+            }
+        }
+    }
+    g_test_message ("softmax: worst error %.2f ulp", worst);
+    g_assert_cmpfloat (worst, <=, 4.0);
+    g_free (qkv); g_free (out); g_free (att);
+}
+
 static void
 test_attention_backward (void)
 {
     AttCtx c = { 0 };
     size_t nqkv, nout;
-    float *dqkv, *pre, *scratch;
+    float *dqkv, *scratch;
 
     c.B = 2; c.T = 5; c.NH = 2; c.hd = 3;
     nqkv = (size_t) c.B * c.T * 3 * c.NH * c.hd;
@@ -449,16 +491,13 @@ test_attention_backward (void)
     c.att = g_new (float, (size_t) c.B * c.NH * c.T * c.T);
     scratch = g_new (float, (size_t) c.T * c.T);
 
-    pre = new_uniform (nqkv, 63, 1.0f);
-    dqkv = g_memdup2 (pre, nqkv * sizeof (float));
+    dqkv = new_nan (nqkv);   // written, never read
     attention_forward (c.out, c.att, c.qkv, c.B, c.T, c.NH, c.hd);
     attention_backward (dqkv, scratch, c.r, c.qkv, c.att, c.B, c.T, c.NH, c.hd);
-    for (size_t i = 0; i < nqkv; i++)
-        dqkv[i] -= pre[i];
     fd_check ("attention dqkv", c.qkv, nqkv, dqkv, att_objective, &c);
 
     g_free (c.qkv); g_free (c.r); g_free (c.out); g_free (c.att); g_free (scratch);
-    g_free (pre); g_free (dqkv);
+    g_free (dqkv);
 }
 
 // ----------------------------------------------------------------------------
@@ -800,7 +839,7 @@ test_l2norm (void)
 {
     L2Ctx c = { 0 };
     size_t n;
-    float *want, *din, *pre;
+    float *want, *din;
 
     c.N = 4; c.C = 6;
     n = (size_t) c.N * c.C;
@@ -823,16 +862,13 @@ test_l2norm (void)
     }
     assert_tensor ("l2norm forward", c.out, want, n, 1e-6);
 
-    pre = new_uniform (n, 113, 1.0f);
-    din = g_memdup2 (pre, n * sizeof (float));
+    din = new_nan (n);   // written, never read
     l2norm_backward (din, c.r, c.inp, c.norm, c.N, c.C);
-    for (size_t i = 0; i < n; i++)
-        din[i] -= pre[i];
     fd_check ("l2norm dinp", c.inp, n, din, l2_objective, &c);
 
     // a zero row: out = 0 (not NaN), and the clamp makes the map x / 1e-12
     {
-        float z[3] = { 0.0f, 0.0f, 0.0f }, o[3], nr, dz[3] = { 0.0f, 0.0f, 0.0f };
+        float z[3] = { 0.0f, 0.0f, 0.0f }, o[3], nr, dz[3] = { NAN, NAN, NAN };
         float dy[3] = { 1e-12f, -2e-12f, 0.0f };
         l2norm_forward (o, &nr, z, 1, 3);
         g_assert_cmpfloat (o[0], ==, 0.0f);
@@ -843,7 +879,7 @@ test_l2norm (void)
     }
 
     g_free (c.inp); g_free (c.r); g_free (c.out); g_free (c.norm); g_free (want);
-    g_free (din); g_free (pre);
+    g_free (din);
 }
 
 // ----------------------------------------------------------------------------
@@ -932,6 +968,7 @@ main (int argc, char **argv)
     g_test_add_func ("/kernels/gelu", test_gelu);
     g_test_add_func ("/kernels/residual", test_residual);
     g_test_add_func ("/kernels/attention/forward", test_attention_forward);
+    g_test_add_func ("/kernels/attention/softmax", test_attention_softmax);
     g_test_add_func ("/kernels/attention/backward", test_attention_backward);
     g_test_add_func ("/kernels/im2col", test_im2col);
     g_test_add_func ("/kernels/pos-interp/identity", test_pos_interp_identity);

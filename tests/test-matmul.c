@@ -2,7 +2,8 @@
  *
  * test-matmul.c: checks the BLAS wrapper (src/engine/matmul.c) against naive
  * double-precision triple loops: the Linear forward with and without bias, the three
- * backward products with every combination of NULL outputs and their += semantics,
+ * backward products with every combination of NULL outputs and their semantics (dinp
+ * written, never read; dweight and dbias accumulated),
  * the strided matmul_gemm in all four transpose cases, and the thread setter.
  * It does not test OpenBLAS itself beyond what the wrapper relies on.
  */
@@ -23,10 +24,11 @@ typedef struct {
     int M, K, N;
 } Shape;
 
-/* 1-row, 1-column, 1-deep, odd sizes, a dbias chunk boundary (N > 256), and K = 0. */
+/* 1-row, 1-column, 1-deep, odd sizes, row counts that are not a multiple of the four
+ * rows the dbias reduction takes at a time, a dbias chunk boundary (N > 1024), and K = 0. */
 static const Shape shapes[] = {
     { 1, 1, 1 }, { 1, 7, 5 }, { 5, 1, 3 }, { 3, 4, 1 }, { 7, 3, 5 },
-    { 13, 17, 11 }, { 33, 64, 65 }, { 37, 19, 300 }, { 2, 0, 3 },
+    { 13, 17, 11 }, { 33, 64, 65 }, { 37, 19, 300 }, { 6, 3, 1030 }, { 2, 0, 3 },
 };
 
 static float *
@@ -71,7 +73,7 @@ ref_linear_backward (float *dinp, float *dweight, float *dbias, const float *dou
             double s = 0.0;
             for (int j = 0; j < N; j++)
                 s += (double) dout[i * N + j] * weight[j * K + k];
-            dinp[i * K + k] += (float) s;
+            dinp[i * K + k] = (float) s;
         }
     for (int j = 0; j < N; j++)
         for (int k = 0; k < K; k++) {
@@ -124,7 +126,8 @@ test_backward (void)
         float *inp = new_uniform (nin, 11 + s);
         float *w = new_uniform (nw, 111 + s);
         float *dout = new_uniform (nout, 211 + s);
-        /* prefilled gradients: the result must be prefill + gradient (+=) */
+        /* prefilled gradients: dweight and dbias must become prefill + gradient (+=);
+         * dinp is written, so it is prefilled with NaN whenever it is computed */
         float *pin = new_uniform (nin, 311 + s);
         float *pw = new_uniform (nw, 411 + s);
         float *pb = new_uniform ((size_t) N, 511 + s);
@@ -135,7 +138,6 @@ test_backward (void)
         float *dw = g_new (float, MAX (nw, 1));
         float *db = g_new (float, (size_t) N);
 
-        memcpy (want_in, pin, nin * sizeof (float));
         memcpy (want_w, pw, nw * sizeof (float));
         memcpy (want_b, pb, (size_t) N * sizeof (float));
         ref_linear_backward (want_in, want_w, want_b, dout, inp, w, M, K, N);
@@ -143,7 +145,10 @@ test_backward (void)
         // every combination of NULL gradient outputs (mask bit set = computed)
         for (int mask = 0; mask < 8; mask++) {
             char label[80];
-            memcpy (din, pin, nin * sizeof (float));
+            if (mask & 1)
+                fill_nan (din, nin);
+            else
+                memcpy (din, pin, nin * sizeof (float));
             memcpy (dw, pw, nw * sizeof (float));
             memcpy (db, pb, (size_t) N * sizeof (float));
             matmul_backward ((mask & 1) ? din : NULL, (mask & 2) ? dw : NULL,
@@ -156,19 +161,17 @@ test_backward (void)
             assert_tensor (label, db, (mask & 4) ? want_b : pb, (size_t) N, MATMUL_TOL);
         }
 
-        // accumulation twice = prefill + 2 * gradient
-        memcpy (din, pin, nin * sizeof (float));
+        // twice: dweight and dbias = prefill + 2 * gradient, dinp the gradient once
+        fill_nan (din, nin);
         memcpy (dw, pw, nw * sizeof (float));
         memcpy (db, pb, (size_t) N * sizeof (float));
         matmul_backward (din, dw, db, dout, inp, w, M, K, N);
         matmul_backward (din, dw, db, dout, inp, w, M, K, N);
-        for (size_t i = 0; i < nin; i++)
-            want_in[i] = 2.0f * want_in[i] - pin[i];
         for (size_t i = 0; i < nw; i++)
             want_w[i] = 2.0f * want_w[i] - pw[i];
         for (int i = 0; i < N; i++)
             want_b[i] = 2.0f * want_b[i] - pb[i];
-        assert_tensor ("dinp twice", din, want_in, nin, MATMUL_TOL);
+        assert_tensor ("dinp written twice", din, want_in, nin, MATMUL_TOL);
         assert_tensor ("dweight twice", dw, want_w, nw, MATMUL_TOL);
         assert_tensor ("dbias twice", db, want_b, (size_t) N, MATMUL_TOL);
 

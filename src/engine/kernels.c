@@ -26,6 +26,78 @@
 #define L2NORM_EPS    1e-12
 
 // ----------------------------------------------------------------------------
+// row reductions in double
+
+/* A row reduction written as one running sum is a chain of dependent additions: gcc
+ * may not reorder it (that would change the rounding), so it stays scalar at one
+ * addition per FP-add latency, and it was the bulk of LayerNorm's time. These keep
+ * KERNELS_LANES independent partial sums, which gcc turns into vector additions, and
+ * add them pairwise at the end (the inner loops are unrolled by pragma so that the
+ * partial sums stay in registers). Only the order of the double additions differs from
+ * the plain loop: a sum of floats in double is exact unless the terms span more than
+ * 2^29, so the float results are in practice the same bits. */
+#define KERNELS_LANES 8
+
+static inline double
+lanes_total_ (const double acc[KERNELS_LANES])
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* sum of x[0..n-1] */
+static inline double
+sum_d_ (const float *x, int n)
+{
+    double acc[KERNELS_LANES] = { 0 };
+    int i = 0;
+
+    for (; i + KERNELS_LANES <= n; i += KERNELS_LANES)
+#pragma GCC unroll 8
+        for (int k = 0; k < KERNELS_LANES; k++)
+            acc[k] += x[i + k];
+    for (; i < n; i++)
+        acc[0] += x[i];
+    return lanes_total_ (acc);
+}
+
+/* sum of (x[i] - m)^2 */
+static inline double
+sum_sq_dev_d_ (const float *x, double m, int n)
+{
+    double acc[KERNELS_LANES] = { 0 };
+    int i = 0;
+
+    for (; i + KERNELS_LANES <= n; i += KERNELS_LANES) {
+#pragma GCC unroll 8
+        for (int k = 0; k < KERNELS_LANES; k++) {
+            double d = x[i + k] - m;
+            acc[k] += d * d;
+        }
+    }
+    for (; i < n; i++) {
+        double d = x[i] - m;
+        acc[0] += d * d;
+    }
+    return lanes_total_ (acc);
+}
+
+/* sum of a[i] * b[i] */
+static inline double
+dot_d_ (const float *a, const float *b, int n)
+{
+    double acc[KERNELS_LANES] = { 0 };
+    int i = 0;
+
+    for (; i + KERNELS_LANES <= n; i += KERNELS_LANES)
+#pragma GCC unroll 8
+        for (int k = 0; k < KERNELS_LANES; k++)
+            acc[k] += (double) a[i + k] * b[i + k];
+    for (; i < n; i++)
+        acc[0] += (double) a[i] * b[i];
+    return lanes_total_ (acc);
+}
+
+// ----------------------------------------------------------------------------
 // LayerNorm
 
 void
@@ -39,18 +111,12 @@ layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t) n * C;
         float *o = out + (size_t) n * C;
-        double m = 0.0, v = 0.0, r;
+        double m, v, r;
 
         // Two passes in double: the one-pass E[x^2] - E[x]^2 form cancels badly when
         // the mean is large against the spread (residual streams drift).
-        for (int i = 0; i < C; i++)
-            m += x[i];
-        m /= C;
-        for (int i = 0; i < C; i++) {
-            double d = x[i] - m;
-            v += d * d;
-        }
-        v /= C;
+        m = sum_d_ (x, C) / C;
+        v = sum_sq_dev_d_ (x, m, C) / C;
         r = 1.0 / sqrt (v + LAYERNORM_EPS);
 
         // The output comes from the float statistics, exactly as layernorm_apply
@@ -72,6 +138,64 @@ layernorm_apply (float *out, const float *inp, float mean, float rstd,
         out[i] = (inp[i] - mean) * rstd * weight[i] + bias[i];
 }
 
+/* sum of g * xh over one row, g = weight * dy (exact in double), xh = (x - m) * r in
+ * float as the forward computes it; partial sums as in sum_d_. (This and the sum of g
+ * are separate loops on purpose: gcc does not vectorise two partial-sum groups that
+ * share a term.) */
+static inline double
+layernorm_gxhat_sum_ (const float *weight, const float *dy, const float *x, float m, float r, int C)
+{
+    double acc[KERNELS_LANES] = { 0 };
+    int i = 0;
+
+    for (; i + KERNELS_LANES <= C; i += KERNELS_LANES) {
+#pragma GCC unroll 8
+        for (int k = 0; k < KERNELS_LANES; k++) {
+            float xh = (x[i + k] - m) * r;
+            acc[k] += ((double) weight[i + k] * dy[i + k]) * xh;
+        }
+    }
+    for (; i < C; i++) {
+        float xh = (x[i] - m) * r;
+        acc[0] += ((double) weight[i] * dy[i]) * xh;
+    }
+    return lanes_total_ (acc);
+}
+
+/* dweight[i] += sum_n xh[n,i] * dout[n,i], dbias[i] += sum_n dout[n,i] (either may be
+ * NULL): sums over all B*T rows, so accumulated in double, a chunk of columns at a time.
+ * Compiled per ISA like matmul.c's bias reduction (the float-to-double conversions keep
+ * plain x86-64 code at two columns per instruction). The only product, xh * dout, is of
+ * two floats and exact in double, so a fused multiply-add gives the same bits. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
+static void
+layernorm_param_grads_ (float *dweight, float *dbias, const float *dout, const float *inp,
+                        const float *mean, const float *rstd, int N, int C)
+{
+    double dw[KERNELS_CHUNK], db[KERNELS_CHUNK];
+
+    for (int c0 = 0; c0 < C; c0 += KERNELS_CHUNK) {
+        int nc = MIN (KERNELS_CHUNK, C - c0);
+        memset (dw, 0, sizeof dw);
+        memset (db, 0, sizeof db);
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t) n * C + c0;
+            const float *dy = dout + (size_t) n * C + c0;
+            float m = mean[n], r = rstd[n];
+            for (int i = 0; i < nc; i++) {
+                dw[i] += (double) ((x[i] - m) * r) * dy[i];
+                db[i] += dy[i];
+            }
+        }
+        for (int i = 0; i < nc; i++) {
+            if (dweight != NULL)
+                dweight[c0 + i] += (float) dw[i];
+            if (dbias != NULL)
+                dbias[c0 + i] += (float) db[i];
+        }
+    }
+}
+
 void
 layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                     const float *inp, const float *weight, const float *mean,
@@ -91,17 +215,8 @@ layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout
             const float *dy = dout + (size_t) n * C;
             float *dx = dinp + (size_t) n * C;
             float m = mean[n], r = rstd[n];
-            double gmean = 0.0, gxmean = 0.0;
-            float a, b;
-
-            for (int i = 0; i < C; i++) {
-                double xh = (x[i] - m) * r;
-                double gi = (double) weight[i] * dy[i];
-                gmean += gi;
-                gxmean += gi * xh;
-            }
-            a = (float) (gmean / C);
-            b = (float) (gxmean / C);
+            float a = (float) (dot_d_ (weight, dy, C) / C);
+            float b = (float) (layernorm_gxhat_sum_ (weight, dy, x, m, r, C) / C);
             for (int i = 0; i < C; i++) {
                 float xh = (x[i] - m) * r;
                 dx[i] += r * (weight[i] * dy[i] - a - xh * b);
@@ -109,32 +224,8 @@ layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout
         }
     }
 
-    if (dweight != NULL || dbias != NULL) {
-        // dweight[i] = sum_n xh[n,i] * dout[n,i], dbias[i] = sum_n dout[n,i]: sums over
-        // all B*T rows, so accumulate in double, a chunk of columns at a time.
-        double dw[KERNELS_CHUNK], db[KERNELS_CHUNK];
-
-        for (int c0 = 0; c0 < C; c0 += KERNELS_CHUNK) {
-            int nc = MIN (KERNELS_CHUNK, C - c0);
-            memset (dw, 0, sizeof dw);
-            memset (db, 0, sizeof db);
-            for (int n = 0; n < N; n++) {
-                const float *x = inp + (size_t) n * C + c0;
-                const float *dy = dout + (size_t) n * C + c0;
-                float m = mean[n], r = rstd[n];
-                for (int i = 0; i < nc; i++) {
-                    dw[i] += (double) ((x[i] - m) * r) * dy[i];
-                    db[i] += dy[i];
-                }
-            }
-            for (int i = 0; i < nc; i++) {
-                if (dweight != NULL)
-                    dweight[c0 + i] += (float) dw[i];
-                if (dbias != NULL)
-                    dbias[c0 + i] += (float) db[i];
-            }
-        }
-    }
+    if (dweight != NULL || dbias != NULL)
+        layernorm_param_grads_ (dweight, dbias, dout, inp, mean, rstd, N, C);
 }
 
 // ----------------------------------------------------------------------------
@@ -204,7 +295,7 @@ __attribute__ ((target_clones ("avx512f", "avx2", "default")))
 void
 gelu_backward (float *dinp, const float *inp, const float *dout, size_t n)
 {
-    // dinp[n] +=, inp[n], dout[n]
+    // dinp[n] = (may alias dout), inp[n], dout[n]
     // d/dx [x Phi(x)] = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)
     const float inv_sqrt_2pi = (float) (0.5 * M_2_SQRTPI * M_SQRT1_2);
 
@@ -213,7 +304,7 @@ gelu_backward (float *dinp, const float *inp, const float *dout, size_t n)
         float x = inp[i];
         float cdf = 0.5f * (1.0f + erf_fast_ (x * (float) M_SQRT1_2));
         float pdf = inv_sqrt_2pi * exp_neg_fast_ (-0.5f * x * x);
-        dinp[i] += dout[i] * (cdf + x * pdf);
+        dinp[i] = dout[i] * (cdf + x * pdf);
     }
 }
 
@@ -235,44 +326,73 @@ residual_forward (float *out, const float *inp, const float *branch, const float
 }
 
 void
-residual_backward (float *dinp, float *dbranch, const float *dout, const float *scale,
-                   int B, size_t S)
+residual_backward (float *dbranch, const float *dout, const float *scale, int B, size_t S)
 {
-    // dinp[B,S] += (or NULL), dbranch[B,S] += (or NULL), dout[B,S], scale[B] or NULL
-    g_assert (dout != NULL && B >= 0);
-    g_assert (dinp != dout && dbranch != dout);
+    // dbranch[B,S] =, dout[B,S], scale[B] or NULL
+    g_assert (dbranch != NULL && dout != NULL && B >= 0);
     for (int b = 0; b < B; b++) {
         size_t off = (size_t) b * S;
         float s = scale != NULL ? scale[b] : 1.0f;
-        if (dinp != NULL)
-            for (size_t j = 0; j < S; j++)
-                dinp[off + j] += dout[off + j];
-        if (dbranch != NULL && s != 0.0f)   // a dropped sample adds nothing
-            for (size_t j = 0; j < S; j++)
-                dbranch[off + j] += s * dout[off + j];
+        if (s == 0.0f) {   // a dropped sample: exactly no gradient, even from a non-finite dout
+            memset (dbranch + off, 0, S * sizeof (float));
+            continue;
+        }
+        for (size_t j = 0; j < S; j++)
+            dbranch[off + j] = s * dout[off + j];
     }
 }
 
 // ----------------------------------------------------------------------------
 // attention core
 
-/* Stable softmax of each row of x[R,L], in place; the sum in double. */
+/* exp(x) for the softmax, where x <= 0 (a logit minus its row's maximum), computed in
+ * double and rounded to float once, so that the loop vectorises (libm's expf is a call
+ * per element, and with fmaxf it was most of the attention forward's time at T = 50):
+ * n = round(x / ln 2) by the 1.5 * 2^52 trick, r = x - n ln 2 with |r| <= ln2 / 2
+ * (n ln 2 rounded once: 1e-16 relative), e^r by its Taylor polynomial to degree 10
+ * (truncation error 7e-13 relative), 2^n written into the exponent bits. Before the
+ * final rounding the value is within ~1e-12 of e^x, so the float result is the
+ * correctly rounded one except within 1e-12 of a rounding tie (glibc's expf is
+ * specified to 0.502 ulp, so the two may differ there by one ulp). Denormal results
+ * round as expf's do; x is clamped at -110, where the float result is 0 as expf's is
+ * (e^x underflows to 0 below x = -103.97); NaN stays NaN (the clamp's comparison is
+ * false for it). */
+static inline float
+exp_softmax_ (float x)
+{
+    const double shift = 6755399441055744.0;          /* 1.5 * 2^52 */
+    const guint64 shift_bits = G_GUINT64_CONSTANT (0x4338000000000000);
+    union { double f; guint64 i; } kn, scale;
+    double xd, n, r, p;
+
+    xd = x < -110.0f ? -110.0 : (double) x;
+    kn.f = xd * 1.4426950408889634 + shift;           /* x / ln 2; n in the low bits */
+    n = kn.f - shift;
+    r = xd - n * 0.6931471805599453;
+    p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120
+            + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880
+            + r * (1.0 / 3628800))))))))));
+    scale.i = (kn.i - shift_bits + 1023) << 52;        /* 2^n, -159 <= n <= 0 */
+    return (float) (p * scale.f);
+}
+
+/* Stable softmax of each row of x[R,L], in place; the sum in double. Compiled per ISA
+ * like the GELU loops: the maximum (a plain comparison, exact in any order), the
+ * exponentials and the partial sums all vectorise. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static void
 softmax_rows_ (float *x, int R, int L)
 {
     for (int r = 0; r < R; r++) {
         float *row = x + (size_t) r * L;
         float maxv = -INFINITY;
-        double sum = 0.0;
         float inv;
 
         for (int j = 0; j < L; j++)
-            maxv = fmaxf (maxv, row[j]);
-        for (int j = 0; j < L; j++) {
-            row[j] = expf (row[j] - maxv);
-            sum += row[j];
-        }
-        inv = (float) (1.0 / sum);
+            maxv = row[j] > maxv ? row[j] : maxv;
+        for (int j = 0; j < L; j++)
+            row[j] = exp_softmax_ (row[j] - maxv);
+        inv = (float) (1.0 / sum_d_ (row, L));
         for (int j = 0; j < L; j++)
             row[j] *= inv;
     }
@@ -311,7 +431,7 @@ void
 attention_backward (float *dqkv, float *datt_scratch, const float *dout, const float *qkv,
                     const float *att, int B, int T, int NH, int hd)
 {
-    // dqkv[B,T,3C] +=, datt_scratch[T,T] scratch, dout[B,T,C], qkv[B,T,3C],
+    // dqkv[B,T,3C] =, datt_scratch[T,T] scratch, dout[B,T,C], qkv[B,T,3C],
     // att[B,NH,T,T], C = NH*hd
     int C = NH * hd, C3 = 3 * NH * hd;
     float scale;
@@ -330,25 +450,23 @@ attention_backward (float *dqkv, float *datt_scratch, const float *dout, const f
             const float *dy = dout + (size_t) b * T * C + (size_t) h * hd;
             float *ds = datt_scratch;
 
-            // dv[T,hd] += p^T @ dy
-            matmul_gemm (dv, C3, p, T, dy, C, TRUE, FALSE, T, hd, T, 1.0f, 1.0f);
+            // Each (b, h) owns its q, k and v slices of dqkv, so every product below
+            // writes its slice once (beta = 0) and dqkv needs no zeroing.
+            // dv[T,hd] = p^T @ dy
+            matmul_gemm (dv, C3, p, T, dy, C, TRUE, FALSE, T, hd, T, 1.0f, 0.0f);
             // dp[T,T] = dy @ v^T
             matmul_gemm (ds, T, dy, C, v, C3, FALSE, TRUE, T, T, hd, 1.0f, 0.0f);
             // Softmax backward, in place: ds = p * (dp - sum_j p dp) per row.
             for (int i = 0; i < T; i++) {
                 const float *prow = p + (size_t) i * T;
                 float *drow = ds + (size_t) i * T;
-                double dot = 0.0;
-                float fdot;
-                for (int j = 0; j < T; j++)
-                    dot += (double) prow[j] * drow[j];
-                fdot = (float) dot;
+                float fdot = (float) dot_d_ (prow, drow, T);
                 for (int j = 0; j < T; j++)
                     drow[j] = prow[j] * (drow[j] - fdot);
             }
-            // The logits were scale * q k^T, so dq += scale * ds @ k, dk += scale * ds^T @ q.
-            matmul_gemm (dq, C3, ds, T, k, C3, FALSE, FALSE, T, hd, T, scale, 1.0f);
-            matmul_gemm (dk, C3, ds, T, q, C3, TRUE, FALSE, T, hd, T, scale, 1.0f);
+            // The logits were scale * q k^T, so dq = scale * ds @ k, dk = scale * ds^T @ q.
+            matmul_gemm (dq, C3, ds, T, k, C3, FALSE, FALSE, T, hd, T, scale, 0.0f);
+            matmul_gemm (dk, C3, ds, T, q, C3, TRUE, FALSE, T, hd, T, scale, 0.0f);
         }
     }
 }
@@ -547,7 +665,7 @@ void
 l2norm_backward (float *dinp, const float *dout, const float *inp, const float *norm,
                  int N, int C)
 {
-    // dinp[N,C] +=, dout[N,C], inp[N,C], norm[N]
+    // dinp[N,C] =, dout[N,C], inp[N,C], norm[N]
     g_assert (dinp != NULL && dout != NULL && inp != NULL && norm != NULL);
     g_assert (dinp != dout && N >= 0 && C >= 0);
     for (int n = 0; n < N; n++) {
@@ -565,11 +683,11 @@ l2norm_backward (float *dinp, const float *dout, const float *inp, const float *
             a = (float) (1.0 / nrm);
             b = (float) (dot / (nrm * nrm * nrm));
             for (int i = 0; i < C; i++)
-                dx[i] += a * dy[i] - b * x[i];
+                dx[i] = a * dy[i] - b * x[i];
         } else {
             // max(n, eps) = eps is constant here, so y = x / eps is linear
             for (int i = 0; i < C; i++)
-                dx[i] += (float) (dy[i] / L2NORM_EPS);
+                dx[i] = (float) (dy[i] / L2NORM_EPS);
         }
     }
 }

@@ -7,8 +7,16 @@
  * - arguments go outputs, then inputs, then weights, then dimensions;
  * - each declaration (and each definition in kernels.c / matmul.c) states the shape of
  *   every pointer;
- * - every *_backward ACCUMULATES (+=) into its gradient outputs; the caller zeroes the
- *   gradient block once per step. Gradient outputs marked "may be NULL" are skipped;
+ * - gradients w.r.t. PARAMETERS (dweight, dbias, dv, dg, dsrc) are ACCUMULATED (+=):
+ *   the head and the backbone passes of a step all add into one gradient block, which
+ *   the caller zeroes once per step;
+ * - gradients w.r.t. ACTIVATIONS are WRITTEN (=) wherever the activation has a single
+ *   consumer in the network (matmul_backward's dinp, gelu_backward, residual_backward,
+ *   attention_backward, l2norm_backward), so no caller has to zero them first. The
+ *   exception is layernorm_backward, which ACCUMULATES into dinp: in a pre-norm ViT
+ *   its input is the residual stream, whose gradient is the sum of the skip path
+ *   (already in the buffer) and the branch. Each declaration says which it does;
+ * - gradient outputs marked "may be NULL" are skipped;
  * - nothing here allocates, prints or exits: these run in the training hot path. Bad
  *   dimensions are programming errors and hit g_assert;
  * - long reductions (means, variances, softmax sums, norms, bias and LayerNorm weight
@@ -31,7 +39,7 @@ void matmul_forward (float *out, const float *inp, const float *weight, const fl
                      int M, int K, int N);
 
 /* Backward of matmul_forward, given dout[M,N]:
- *   dinp[M,K]    += dout @ weight          (weight[N,K])
+ *   dinp[M,K]     = dout @ weight          (weight[N,K]; WRITTEN, old contents never read)
  *   dweight[N,K] += dout^T @ inp           (inp[M,K])
  *   dbias[N]     += column sums of dout    (summed in double)
  * dinp, dweight and dbias may each be NULL. */
@@ -61,13 +69,15 @@ void dinolab_blas_set_threads (int n);
 void layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
                         const float *weight, const float *bias, int N, int C);
 
-/* dinp[N,C] +=, dweight[C] +=, dbias[C] += (each may be NULL); dout[N,C], inp[N,C],
- * weight[C], mean[N], rstd[N] from layernorm_forward. dinp must not alias dout. */
 /* One row of the LayerNorm output from saved statistics: out = (inp - mean) * rstd * weight
  * + bias. layernorm_forward produces its output exactly this way, so a backward pass may
  * recompute the normalised activations instead of keeping them. */
 void layernorm_apply (float *out, const float *inp, float mean, float rstd,
                       const float *weight, const float *bias, int C);
+
+/* dinp[N,C] += (ACCUMULATES: the residual stream's gradient), dweight[C] +=, dbias[C] +=
+ * (each may be NULL); dout[N,C], inp[N,C], weight[C], mean[N], rstd[N] from
+ * layernorm_forward. dinp must not alias dout. */
 void layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *weight, const float *mean,
                          const float *rstd, int N, int C);
@@ -78,8 +88,8 @@ void layernorm_backward (float *dinp, float *dweight, float *dbias, const float 
 /* out[n] = 0.5 * x * (1 + erf(x / sqrt(2))), inp[n]. out may alias inp. */
 void gelu_forward (float *out, const float *inp, size_t n);
 
-/* dinp[n] += dout[n] * GELU'(inp[n]), GELU'(x) = Phi(x) + x * phi(x).
- * dinp must not alias dout. */
+/* dinp[n] = dout[n] * GELU'(inp[n]) (WRITTEN), GELU'(x) = Phi(x) + x * phi(x).
+ * dinp may alias dout. */
 void gelu_backward (float *dinp, const float *inp, const float *dout, size_t n);
 
 // ----------------------------------------------------------------------------
@@ -91,11 +101,11 @@ void gelu_backward (float *dinp, const float *inp, const float *dout, size_t n);
 void residual_forward (float *out, const float *inp, const float *branch, const float *scale,
                        int B, size_t S);
 
-/* dinp[B,S] += dout; dbranch[B,S] += scale[b] * dout; either may be NULL.
- * For the usual in-place residual stream, where inp and out share one gradient buffer
- * (dinp == dout), pass dinp = NULL: the gradient is already there. */
-void residual_backward (float *dinp, float *dbranch, const float *dout, const float *scale,
-                        int B, size_t S);
+/* dbranch[B,S] = scale[b] * dout[B,S] (WRITTEN; a dropped sample gets zeros); scale
+ * NULL means 1, a plain copy, which a caller can skip by reading dout itself. The
+ * input's gradient is dout unchanged: on the usual in-place residual stream, inp and out
+ * share one gradient buffer, so it is already there. */
+void residual_backward (float *dbranch, const float *dout, const float *scale, int B, size_t S);
 
 // ----------------------------------------------------------------------------
 // kernels.c: multi-head self-attention core (after the qkv Linear, before proj)
@@ -107,9 +117,9 @@ void residual_backward (float *dinp, float *dbranch, const float *dout, const fl
  * strided slices; no copies. */
 void attention_forward (float *out, float *att, const float *qkv, int B, int T, int NH, int hd);
 
-/* dqkv[B,T,3C] += gradients of q, k and v; datt_scratch[T,T] is scratch (one head at a
- * time, contents undefined on return); dout[B,T,C], qkv[B,T,3C], att[B,NH,T,T] from
- * attention_forward. */
+/* dqkv[B,T,3C] = gradients of q, k and v (WRITTEN: every element belongs to exactly one
+ * head's q, k or v slice); datt_scratch[T,T] is scratch (one head at a time, contents
+ * undefined on return); dout[B,T,C], qkv[B,T,3C], att[B,NH,T,T] from attention_forward. */
 void attention_backward (float *dqkv, float *datt_scratch, const float *dout, const float *qkv,
                          const float *att, int B, int T, int NH, int hd);
 
@@ -150,8 +160,8 @@ void pos_interp_backward (float *dsrc, const float *ddst, int g, int h0, int w0,
  * for inference). out may alias inp. */
 void l2norm_forward (float *out, float *norm, const float *inp, int N, int C);
 
-/* dinp[N,C] += (dout - y (y.dout)) / ||x|| with y = x/||x|| when ||x|| >= 1e-12, else
- * dout / 1e-12 (the clamp is active and constant). dout[N,C], inp[N,C], norm[N] from
+/* dinp[N,C] = (dout - y (y.dout)) / ||x|| (WRITTEN) with y = x/||x|| when ||x|| >= 1e-12,
+ * else dout / 1e-12 (the clamp is active and constant). dout[N,C], inp[N,C], norm[N] from
  * l2norm_forward. dinp must not alias dout. */
 void l2norm_backward (float *dinp, const float *dout, const float *inp, const float *norm,
                       int N, int C);

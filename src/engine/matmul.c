@@ -21,11 +21,18 @@
 // helpers
 
 /* Columns summed per pass when a reduction over rows is done in double; the stack
- * accumulator is MATMUL_CHUNK doubles (2 KiB), so nothing is allocated. */
-#define MATMUL_CHUNK 256
+ * accumulator is MATMUL_CHUNK doubles (8 KiB, in L1), so nothing is allocated, and
+ * every Linear of the tiny to ViT-S configurations is reduced in one pass over dout. */
+#define MATMUL_CHUNK 1024
 
 /* dbias[N] += sum over rows of dout[M,N], accumulated in double column chunk by
- * column chunk so the rows are still read contiguously. */
+ * column chunk so the rows are still read contiguously. Four rows are added per load
+ * and store of the accumulator, still in row order, so the sums are the same bits as
+ * one row at a time. It reads all of dout once more after the two products, and the
+ * conversions to double keep plain x86-64 code at two columns per instruction, so it
+ * is compiled per ISA (as the GELU loops in kernels.c; there is no multiply here, so
+ * no fused multiply-add can change a result). */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static void
 bias_backward_ (float *dbias, const float *dout, int M, int N)
 {
@@ -33,8 +40,16 @@ bias_backward_ (float *dbias, const float *dout, int M, int N)
 
     for (int j0 = 0; j0 < N; j0 += MATMUL_CHUNK) {
         int nj = MIN (MATMUL_CHUNK, N - j0);
+        int i = 0;
+
         memset (acc, 0, sizeof acc);
-        for (int i = 0; i < M; i++) {
+        for (; i + 4 <= M; i += 4) {
+            const float *r0 = dout + (size_t) i * N + j0;
+            const float *r1 = r0 + N, *r2 = r1 + N, *r3 = r2 + N;
+            for (int j = 0; j < nj; j++)
+                acc[j] = (((acc[j] + r0[j]) + r1[j]) + r2[j]) + r3[j];
+        }
+        for (; i < M; i++) {
             const float *row = dout + (size_t) i * N + j0;
             for (int j = 0; j < nj; j++)
                 acc[j] += row[j];
@@ -85,8 +100,14 @@ matmul_forward (float *out, const float *inp, const float *weight, const float *
 
     g_assert (out != NULL && M >= 0 && K >= 0 && N >= 0);
     if (bias != NULL) {
-        // Start every row from the bias and let BLAS add the product (beta = 1):
-        // one pass over out instead of a second one after the product.
+        // Start every row from the bias and let BLAS add the product (beta = 1): one
+        // pass over out instead of a second one after the product. This pass is not an
+        // extra one: with beta = 0 OpenBLAS zeroes C in a pass of its own (sgemm_beta)
+        // before it accumulates into it. Measured for issue #7 on the tiny shapes: bias
+        // copy + beta 1, beta 0 alone, and beta 0 with the bias added in the residual
+        // pass that follows all ran within 0.5 % of each other, and copying the bias in
+        // L2-sized row blocks was slower (more, smaller products), so the Linear stays
+        // whole here.
         for (int i = 0; i < M; i++)
             memcpy (out + (size_t) i * N, bias, (size_t) N * sizeof (float));
         beta = 1.0f;
@@ -99,11 +120,13 @@ void
 matmul_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                  const float *inp, const float *weight, int M, int K, int N)
 {
-    // dinp[M,K] +=, dweight[N,K] +=, dbias[N] += (each may be NULL),
+    // dinp[M,K] =, dweight[N,K] +=, dbias[N] += (each may be NULL),
     // dout[M,N], inp[M,K], weight[N,K]
     g_assert (dout != NULL && M >= 0 && K >= 0 && N >= 0);
-    if (dinp != NULL)   // dinp[M,K] += dout[M,N] @ weight[N,K]
-        matmul_gemm (dinp, K, dout, N, weight, K, FALSE, FALSE, M, K, N, 1.0f, 1.0f);
+    // An activation's gradient has one producer here (kernels.h), so it is written:
+    // beta = 0 and no zeroing pass by the caller. Parameter gradients accumulate.
+    if (dinp != NULL)   // dinp[M,K] = dout[M,N] @ weight[N,K]
+        matmul_gemm (dinp, K, dout, N, weight, K, FALSE, FALSE, M, K, N, 1.0f, 0.0f);
     if (dweight != NULL) // dweight[N,K] += dout[M,N]^T @ inp[M,K]
         matmul_gemm (dweight, K, dout, N, inp, K, TRUE, FALSE, N, K, M, 1.0f, 1.0f);
     if (dbias != NULL)

@@ -832,6 +832,19 @@ layernorm_recompute_ (float *out, const float *inp, const float *mean, const flo
         layernorm_apply (out + (size_t) n * C, inp + (size_t) n * C, mean[n], rstd[n], weight, bias, C);
 }
 
+/* The gradient w.r.t. a residual branch's output, given the stream's gradient w->dx:
+ * scale[b] * dx, written into w->dbranch, or dx itself when the branch is never dropped
+ * (scale NULL: block 0, no drop path), which saves the copy. The caller reads it before
+ * the branch's LayerNorm adds into dx. */
+static const float *
+branch_grad_ (DinolabBackboneWork *w, const float *scale)
+{
+    if (scale == NULL)
+        return w->dx;
+    residual_backward (w->dbranch, w->dx, scale, w->B, (size_t) w->T * w->D);
+    return w->dbranch;
+}
+
 void
 dinolab_backbone_backward (DinolabModel        *model,
                            DinolabBackboneWork *work,
@@ -850,7 +863,9 @@ dinolab_backbone_backward (DinolabModel        *model,
     g_return_if_fail (G != NULL);
     g_return_if_fail (work->training);
 
-    /* final norm on the CLS rows; every other token gets no gradient from it */
+    /* final norm on the CLS rows; every other token gets no gradient from it, hence the
+     * zeroed dx. layernorm_backward accumulates (its usual target is the residual
+     * stream), so its [B,D] target starts from zero too. */
     memset (w->dx, 0, nx * sizeof (float));
     memset (w->dclsin, 0, (size_t) B * D * sizeof (float));
     layernorm_backward (w->dclsin, G + m->norm_w, G + m->norm_b, dcls, w->clsin,
@@ -865,36 +880,37 @@ dinolab_backbone_backward (DinolabModel        *model,
         const float *x_in = l == 0 ? w->x0 : w->acts[l - 1].res2;
         const float *s1 = drop_path_scales_ (m, w, l, 0);
         const float *s2 = drop_path_scales_ (m, w, l, 1);
+        const float *dbr;
+
+        /* Buffers: w->dx is the residual stream's gradient and ACCUMULATES (each
+         * branch's LayerNorm adds its share to the skip path's). Every other buffer
+         * below has a single producer in this block and is WRITTEN by it (the kernels'
+         * backward overwrites activation gradients, kernels.h), so none is zeroed. */
 
         /* res2 = res1 + s2 * fc2(gelu(fc1(ln2(res1)))) */
-        memset (w->dbranch, 0, nx * sizeof (float));
-        residual_backward (NULL, w->dbranch, w->dx, s2, B, (size_t) T * D);
+        dbr = branch_grad_ (w, s2);
         gelu_forward (w->h4, a->fc1, (size_t) BT * H4);
-        memset (w->dh4, 0, (size_t) BT * H4 * sizeof (float));
-        matmul_backward (w->dh4, G + o->fc2_w, G + o->fc2_b, w->dbranch, w->h4, P + o->fc2_w, BT, H4, D);
-        memset (w->h4, 0, (size_t) BT * H4 * sizeof (float));
-        gelu_backward (w->h4, a->fc1, w->dh4, (size_t) BT * H4);
+        matmul_backward (w->dh4, G + o->fc2_w, G + o->fc2_b, dbr, w->h4, P + o->fc2_w, BT, H4, D);
+        gelu_backward (w->h4, a->fc1, w->dh4, (size_t) BT * H4);   /* h4: now d(fc1 output) */
         layernorm_recompute_ (w->lnbuf, a->res1, a->ln2_mean, a->ln2_rstd, P + o->ln2_w, P + o->ln2_b, BT, D);
-        memset (w->dln, 0, nx * sizeof (float));
         matmul_backward (w->dln, G + o->fc1_w, G + o->fc1_b, w->h4, w->lnbuf, P + o->fc1_w, BT, D, H4);
         layernorm_backward (w->dx, G + o->ln2_w, G + o->ln2_b, w->dln, a->res1, P + o->ln2_w,
                             a->ln2_mean, a->ln2_rstd, BT, D);
 
         /* res1 = x_in + s1 * proj(attention(qkv(ln1(x_in)))) */
-        memset (w->dbranch, 0, nx * sizeof (float));
-        residual_backward (NULL, w->dbranch, w->dx, s1, B, (size_t) T * D);
-        memset (w->datty, 0, nx * sizeof (float));
-        matmul_backward (w->datty, G + o->proj_w, G + o->proj_b, w->dbranch, a->atty, P + o->proj_w, BT, D, D);
-        memset (w->dqkv, 0, nx * 3 * sizeof (float));
+        dbr = branch_grad_ (w, s1);
+        matmul_backward (w->datty, G + o->proj_w, G + o->proj_b, dbr, a->atty, P + o->proj_w, BT, D, D);
         attention_backward (w->dqkv, w->datt, w->datty, a->qkv, a->att, B, T, m->NH, m->hd);
         layernorm_recompute_ (w->lnbuf, x_in, a->ln1_mean, a->ln1_rstd, P + o->ln1_w, P + o->ln1_b, BT, D);
-        memset (w->dln, 0, nx * sizeof (float));
+        /* q, k and v all read ln1's output, but through one fused [3D, D] weight: their
+         * three contributions sum inside this one product, so dln is still written once. */
         matmul_backward (w->dln, G + o->qkv_w, G + o->qkv_b, w->dqkv, w->lnbuf, P + o->qkv_w, BT, D, 3 * D);
         layernorm_backward (w->dx, G + o->ln1_w, G + o->ln1_b, w->dln, x_in, P + o->ln1_w,
                             a->ln1_mean, a->ln1_rstd, BT, D);
     }
 
-    /* token 0 = cls_token + pos_embed[0]; token 1+i = patch_i + pos(i) */
+    /* token 0 = cls_token + pos_embed[0]; token 1+i = patch_i + pos(i); dpos sums over
+     * the samples, so it starts from zero */
     memset (w->dpos, 0, (size_t) Np * D * sizeof (float));
     for (int b = 0; b < B; b++) {
         const float *dxb = w->dx + (size_t) b * T * D;
@@ -1051,13 +1067,14 @@ dinolab_head_backward (DinolabModel    *model,
     g_return_if_fail (model != NULL && work != NULL && dlogits != NULL);
     g_return_if_fail (G != NULL && work->training && R > 0);
 
-    memset (w->dweff, 0, (size_t) m->K * m->bn * sizeof (float));
-    memset (w->dzn, 0, (size_t) R * m->bn * sizeof (float));
-    matmul_backward (w->dzn, w->dweff, NULL, dlogits, w->zn, w->weff, R, m->bn, m->K);
+    /* Every buffer here is scratch with a single producer, so each is WRITTEN (no
+     * zeroing); only the parameter gradients in G accumulate. dweff[K,bn] =
+     * dlogits^T @ zn is the effective weight's gradient, read once by the weight-norm
+     * backward: a plain product with beta 0, not matmul_backward's accumulating dweight. */
+    matmul_gemm (w->dweff, m->bn, dlogits, m->K, w->zn, m->bn, TRUE, FALSE, m->K, m->bn, R, 1.0f, 0.0f);
+    matmul_backward (w->dzn, NULL, NULL, dlogits, w->zn, w->weff, R, m->bn, m->K);
     weightnorm_backward (G + m->last_v, m->hp.norm_last_layer ? NULL : G + m->last_g,
                          w->dweff, P + m->last_v, P + m->last_g, w->vnorm, m->K, m->bn);
-
-    memset (dcur, 0, (size_t) R * m->bn * sizeof (float));
     l2norm_backward (dcur, w->dzn, w->lin[m->nlin - 1], w->znorm, R, m->bn);
 
     for (int i = m->nlin - 1; i >= 0; i--) {
@@ -1065,12 +1082,10 @@ dinolab_head_backward (DinolabModel    *model,
         const float *x = i == 0 ? w->inp : w->act[i - 1];
         float *dprev = i == 0 ? w->dinp : dother;
 
-        memset (dprev, 0, (size_t) R * h->in * sizeof (float));
         matmul_backward (dprev, G + h->w, G + h->b, dcur, x, P + h->w, R, h->in, h->out);
         if (i == 0)
             break;
         /* through the GELU that produced this layer's input; dcur is free again */
-        memset (dcur, 0, (size_t) R * h->in * sizeof (float));
         gelu_backward (dcur, w->lin[i - 1], dprev, (size_t) R * h->in);
     }
 }

@@ -122,6 +122,8 @@ lane_run_ (DinolabStepper *s, Lane *lane)
             lane->dstudent[i] *= w;
     }
 
+    /* Parameter gradients accumulate over the head and both backbone passes, so the
+     * lane's block starts from zero (activation gradients are written, kernels.h). */
     memset (lane->grads, 0, dinolab_model_get_table (s->student)->total * sizeof (float));
     dinolab_head_backward (s->student, lane->student_head, lane->dstudent, lane->grads);
     {

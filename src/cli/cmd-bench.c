@@ -154,6 +154,7 @@ bench_config_ (const BenchConfig *cfg, int threads, int steps, int warmup, const
     dinolab_hparams_init (&hp);
     if (!cli_apply_overrides (&hp, NULL, sets, error))
         return FALSE;
+    hp.threads = threads;   /* the step's lanes, as many as the BLAS threads of the ceiling */
     if (hp.in_chans == 3 || !(ds = dinolab_dataset_open (hp.dataset, DINOLAB_SPLIT_TRAIN, NULL))) {
         g_autofree char *spec = synthetic_rgb_spec_ (tmpdir, 4 * hp.batch_size_per_gpu, error);
         if (spec == NULL || !dinolab_hparams_set (&hp, "dataset", spec, error))

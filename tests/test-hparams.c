@@ -996,7 +996,7 @@ load_preset_ok (DinolabHparams *hp, const char *name, const char *const *dirs)
     g_assert_no_error (error);
 }
 
-/* The brief's default preset, written out. */
+/* The default preset, written out (its description says why each value is so). */
 static void
 assert_default_preset (const DinolabHparams *hp)
 {
@@ -1004,8 +1004,8 @@ assert_default_preset (const DinolabHparams *hp)
     g_assert_cmpint (hp->in_chans, ==, 1);
     g_assert_cmpint (hp->img_size, ==, 28);
     g_assert_cmpint (hp->global_crop_size, ==, 28);
-    g_assert_cmpint (hp->local_crop_size, ==, 12);
-    g_assert_cmpint (hp->patch_size, ==, 4);
+    g_assert_cmpint (hp->local_crop_size, ==, 14);
+    g_assert_cmpint (hp->patch_size, ==, 7);
     assert_arch (hp, "vit_custom", 128, 4, 4);
     g_assert_cmpint (hp->out_dim, ==, 2048);
     g_assert_cmpint (hp->head_hidden_dim, ==, 512);
@@ -1013,7 +1013,7 @@ assert_default_preset (const DinolabHparams *hp)
     g_assert_cmpfloat (hp->drop_path_rate, ==, 0.1);
     g_assert_cmpint (hp->local_crops_number, ==, 6);
     g_assert_cmpint (hp->batch_size_per_gpu, ==, 64);
-    g_assert_cmpint (hp->epochs, ==, 6);
+    g_assert_cmpint (hp->epochs, ==, 19);
     g_assert_cmpint (hp->warmup_epochs, ==, 1);
     g_assert_cmpfloat (hp->warmup_teacher_temp, ==, 0.04);
     g_assert_cmpfloat (hp->teacher_temp, ==, 0.04);
@@ -1023,7 +1023,7 @@ assert_default_preset (const DinolabHparams *hp)
     g_assert_cmpfloat (hp->local_crops_scale[0], ==, 0.05);
     g_assert_cmpfloat (hp->local_crops_scale[1], ==, 0.4);
     g_assert_cmpint (hp->threads, ==, 2);
-    g_assert_cmpfloat (hp->eval_every, ==, 0.25);
+    g_assert_cmpfloat (hp->eval_every, ==, 0.5);
     g_assert_true (hp->use_centering && hp->use_sharpening && hp->use_momentum);
 }
 

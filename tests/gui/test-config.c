@@ -379,7 +379,7 @@ test_config_invalid (void)
         assert_marked (&form, "patch_size", want);
 
         /* fixing it */
-        g_assert_true (dinolab_config_page_set_value (form.page, "patch_size", "4"));
+        g_assert_true (dinolab_config_page_set_value (form.page, "patch_size", "7"));
         assert_clean (&form, "patch_size");
         g_assert_true (dinolab_config_page_get_valid (form.page));
         g_assert_cmpuint (form.n_valid_notify, ==, 2);
@@ -459,7 +459,7 @@ test_config_invalid (void)
         AdwComboRow *arch = ADW_COMBO_ROW (form_control (&form, "arch"));
         GtkStringObject *item;
 
-        g_assert_true (dinolab_config_page_set_value (form.page, "patch_size", "4"));
+        g_assert_true (dinolab_config_page_set_value (form.page, "patch_size", "7"));
         g_assert_true (dinolab_config_page_set_value (form.page, "arch", "vit_tiny"));
         g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (form_control (&form, "embed_dim"))), ==, "192");
         g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (form_control (&form, "depth"))), ==, "12");

@@ -91,15 +91,21 @@ open_train_page (void)
     return dinolab_window_get_train_page (window);
 }
 
-/* Types @sets ("key", "value", ..., NULL) into the form; each must be accepted. */
+/* Types @sets ("key", "value", ..., NULL) into the form. Sizes that must divide each
+ * other (patch, crops, image) can be refused while only some of them are typed, as a
+ * person typing them would see, so what must hold is that the whole form is valid
+ * once every value is in. */
 static void
 set_values (DinolabConfigPage *config, const char *const *sets)
 {
-    for (; sets[0] != NULL; sets += 2) {
-        if (!dinolab_config_page_set_value (config, sets[0], sets[1]))
-            g_error ("%s=%s refused: %s", sets[0], sets[1],
-                     dinolab_config_page_get_message (config, sets[0]));
+    for (const char *const *kv = sets; kv[0] != NULL; kv += 2)
+        dinolab_config_page_set_value (config, kv[0], kv[1]);
+    for (const char *const *kv = sets; kv[0] != NULL; kv += 2) {
+        const char *message = dinolab_config_page_get_message (config, kv[0]);
+        if (message != NULL)
+            g_error ("%s=%s refused: %s", kv[0], kv[1], message);
     }
+    g_assert_true (dinolab_config_page_get_valid (config));
 }
 
 /* The default preset made tiny: 1 block 32 wide, K = 64, 16 images a step,

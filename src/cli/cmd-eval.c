@@ -659,6 +659,26 @@ typedef struct {
     double      seconds;
 } JaccardRow;
 
+/* One measure of a JaccardRow as JSON members: best_head_<what>, mean_map_<what> and
+ * the per-head array @heads_key. */
+static void
+add_measure_json_ (JsonBuilder *b, const char *what, const char *heads_key,
+                   const double *per_head, double mean_map, int best, int NH)
+{
+    g_autofree char *best_key = g_strdup_printf ("best_head_%s", what);
+    g_autofree char *mean_key = g_strdup_printf ("mean_map_%s", what);
+
+    json_builder_set_member_name (b, best_key);
+    json_builder_add_double_value (b, per_head[best]);
+    json_builder_set_member_name (b, mean_key);
+    json_builder_add_double_value (b, mean_map);
+    json_builder_set_member_name (b, heads_key);
+    json_builder_begin_array (b);
+    for (int h = 0; h < NH; h++)
+        json_builder_add_double_value (b, per_head[h]);
+    json_builder_end_array (b);
+}
+
 static gboolean
 jaccard_row_ (JaccardRow *row, DinolabModel *model, DinolabDataset *ds, const gsize *idx, gsize n,
               double threshold, int fg, GError **error)
@@ -821,24 +841,9 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
             json_builder_begin_object (b);
             json_builder_set_member_name (b, "best_head");
             json_builder_add_int_value (b, rows[r].best);
-            json_builder_set_member_name (b, "best_head_jaccard");
-            json_builder_add_double_value (b, rows[r].per_head[rows[r].best]);
-            json_builder_set_member_name (b, "mean_map_jaccard");
-            json_builder_add_double_value (b, rows[r].mean_map);
-            json_builder_set_member_name (b, "heads");
-            json_builder_begin_array (b);
-            for (int h = 0; h < NH; h++)
-                json_builder_add_double_value (b, rows[r].per_head[h]);
-            json_builder_end_array (b);
-            json_builder_set_member_name (b, "best_head_on_object");
-            json_builder_add_double_value (b, rows[r].on_object[rows[r].best]);
-            json_builder_set_member_name (b, "mean_map_on_object");
-            json_builder_add_double_value (b, rows[r].mean_map_on_object);
-            json_builder_set_member_name (b, "heads_on_object");
-            json_builder_begin_array (b);
-            for (int h = 0; h < NH; h++)
-                json_builder_add_double_value (b, rows[r].on_object[h]);
-            json_builder_end_array (b);
+            add_measure_json_ (b, "jaccard", "heads", rows[r].per_head, rows[r].mean_map, rows[r].best, NH);
+            add_measure_json_ (b, "on_object", "heads_on_object", rows[r].on_object,
+                               rows[r].mean_map_on_object, rows[r].best, NH);
             json_builder_end_object (b);
         }
         json_builder_end_object (b);

@@ -827,17 +827,88 @@ test_jaccard (Fixture *f, gconstpointer data)
     g_assert_cmpfloat_with_epsilon (mean_map, want_mean, 2e-3);
     g_assert_true (per_head[0] > 0.0 && per_head[0] < 1.0);
 
+    /* the references: the foreground as the map, and one mask for every image, counted
+     * by hand from the pixels; the greedy mask is a local optimum (no single patch
+     * toggled does better) and no better than the best of all 2^P masks */
+    {
+        double ref_map, ref_fixed, want_map = 0.0, want_fixed = 0.0, best_all = 0.0;
+        guint8 fixed[16];
+        g_autofree long *cnt = g_new0 (long, n * P);
+        g_autofree long *tot = g_new0 (long, n);
+
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, fraction, fg_above, &ref_map, &ref_fixed,
+                                                        fixed, &error));
+        g_assert_no_error (error);
+        for (gsize i = 0; i < n; i++) {
+            DinolabImage img = { 0 };
+            double a[16];
+            guint8 mask[16];
+            long inter = 0, uni = 0;
+            g_assert_true (dinolab_dataset_get_image (ds, i, &img, &error));
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++)
+                    if (img.pixels[y * S + x] > fg_above) {
+                        cnt[i * P + (y / p) * g + x / p]++;
+                        tot[i]++;
+                    }
+            for (int k = 0; k < P; k++)
+                a[k] = (double) cnt[i * P + k];
+            naive_mask_ (mask, a, P, fraction);
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++) {
+                    gboolean in_m = mask[(y / p) * g + x / p], in_f = img.pixels[y * S + x] > fg_above;
+                    inter += in_m && in_f;
+                    uni += in_m || in_f;
+                }
+            want_map += (uni > 0 ? (double) inter / uni : 1.0) / n;
+            dinolab_image_clear (&img);
+        }
+        for (guint bits = 0; bits < (1u << P); bits++) {
+            double s = 0.0;
+            for (gsize i = 0; i < n; i++) {
+                long inter = 0, area = 0;
+                for (int k = 0; k < P; k++)
+                    if (bits & (1u << k)) {
+                        inter += cnt[i * P + k];
+                        area += p * p;
+                    }
+                s += (area + tot[i] - inter > 0 ? (double) inter / (area + tot[i] - inter) : 1.0) / n;
+            }
+            best_all = MAX (best_all, s);
+            {
+                int diff = 0;
+                for (int k = 0; k < P; k++)
+                    diff += ((bits >> k) & 1u) != fixed[k];
+                if (diff == 0)
+                    want_fixed = s;
+                else if (diff == 1)
+                    g_assert_cmpfloat (s, <=, ref_fixed + 1e-12);
+            }
+        }
+        g_test_message ("references: foreground map %.4f (by hand %.4f), one mask %.4f (by hand %.4f, best of "
+                        "all %.4f)", ref_map, want_map, ref_fixed, want_fixed, best_all);
+        g_assert_cmpfloat_with_epsilon (ref_map, want_map, 1e-12);
+        g_assert_cmpfloat_with_epsilon (ref_fixed, want_fixed, 1e-12);
+        g_assert_cmpfloat (ref_fixed, <=, best_all + 1e-12);
+        g_assert_cmpfloat (ref_fixed, >, 0.0);
+    }
+
     /* images that are not whole patches have no pixel-exact foreground */
     write_images_ (f->dir, "odd", 4, 10, 2, 3);
     {
         g_autofree char *odd = g_strdup_printf ("npy:%s/odd-images.npy", f->dir);
         g_autoptr (DinolabDataset) ods = dinolab_dataset_open (odd, DINOLAB_SPLIT_TRAIN, &error);
+        double ref_map, ref_fixed;
         g_assert_no_error (error);
         g_assert_false (dinolab_eval_attention_jaccard (m, ods, idx, 4, fraction, 0, per_head, &mean_map,
                                                         NULL, NULL, NULL, &error));
         g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
         g_test_message ("%s", error->message);
         g_assert_nonnull (strstr (error->message, "multiple of the patch size 4"));
+        g_clear_error (&error);
+        g_assert_false (dinolab_eval_jaccard_references (ods, idx, 4, 4, fraction, 0, &ref_map, &ref_fixed, NULL,
+                                                         &error));
+        g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
     }
 }
 
@@ -1363,7 +1434,56 @@ test_cli_attention (Fixture *f, gconstpointer data)
         g_object_unref (parser);
     }
 
-    /* 3. bad input: exit status 2, nothing written */
+    /* 3. --eval --json: the engine's Jaccard figures for the model, and the references;
+     * the contact sheet is a PNG */
+    {
+        g_autofree char *sheet = g_build_filename (f->dir, "sheet.png", NULL);
+        const char *args[] = { "attention", "--weights", f->model_path, "--dataset", f->train_spec, "--eval",
+                               "--sheet", sheet, "--json", NULL };
+        g_autofree char *text = NULL;
+        g_autoptr (JsonParser) parser = json_parser_new ();
+        g_autofree gsize *idx = g_new (gsize, dinolab_dataset_get_size (ds));
+        gsize n = dinolab_dataset_get_size (ds);
+        double per_head[2], mean_map, ref_map, ref_fixed;
+        JsonObject *o, *mo, *ro;
+        JsonArray *heads;
+
+        for (gsize i = 0; i < n; i++)
+            idx[i] = i;
+        g_assert_cmpint (run_cli_ (args, &text), ==, 0);
+        g_assert_true (json_parser_load_from_data (parser, text, -1, &error));
+        o = json_node_get_object (json_parser_get_root (parser));
+        g_assert_cmpint (json_object_get_int_member (o, "images"), ==, (gint64) n);
+        mo = json_object_get_object_member (o, "model");
+        ro = json_object_get_object_member (o, "references");
+        g_assert_true (json_object_has_member (o, "random_init"));
+        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0.6, 0, per_head, &mean_map, NULL, NULL,
+                                                       NULL, &error));
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 0.6, 0, &ref_map, &ref_fixed, NULL,
+                                                        &error));
+        g_assert_no_error (error);
+        heads = json_object_get_array_member (mo, "heads");
+        g_assert_cmpint (json_array_get_length (heads), ==, 2);
+        for (int h = 0; h < 2; h++)
+            g_assert_cmpfloat_with_epsilon (json_array_get_double_element (heads, h), per_head[h], 1e-12);
+        g_assert_cmpfloat_with_epsilon (json_object_get_double_member (mo, "best_head_jaccard"),
+                                        MAX (per_head[0], per_head[1]), 1e-12);
+        g_assert_cmpfloat_with_epsilon (json_object_get_double_member (mo, "mean_map_jaccard"), mean_map, 1e-12);
+        g_assert_cmpfloat_with_epsilon (json_object_get_double_member (ro, "foreground_map_jaccard"), ref_map,
+                                        1e-12);
+        g_assert_cmpfloat_with_epsilon (json_object_get_double_member (ro, "fixed_mask_jaccard"), ref_fixed,
+                                        1e-12);
+        g_assert_cmpint (json_object_get_int_member (ro, "patches"), ==, 9);
+        g_test_message ("attention --eval: best head %.4f, mean map %.4f, references %.4f %.4f",
+                        MAX (per_head[0], per_head[1]), mean_map, ref_map, ref_fixed);
+        {
+            g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_file (sheet, &error);
+            g_assert_no_error (error);
+            g_assert_cmpint (gdk_pixbuf_get_width (pb), >, 100);
+        }
+    }
+
+    /* 4. bad input: exit status 2, nothing written */
     {
         g_autofree char *out3 = g_build_filename (f->dir, "att-bad", NULL);
         const char *bad_index[] = { "attention", "--weights", f->model_path, "--dataset", f->train_spec,

@@ -234,6 +234,33 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
                                          GCancellable   *cancellable,
                                          GError        **error);
 
+/* dinolab_eval_jaccard_references:
+ * Two references for dinolab_eval_attention_jaccard() on the same items that need no
+ * model: what the measure gives to a perfect map, and to a mask that never looks at
+ * the image. Foreground, threshold masks and grid as there, with patches of
+ * @patch_size pixels (the images must be square and a multiple of it, else
+ * INVALID_INPUT).
+ * @foreground_map: the mean Jaccard index of the @fraction mask of the foreground
+ * itself taken as the map (each patch weighted by its count of foreground pixels): a
+ * head that sees the whole object and nothing else. Its mask keeps about @fraction of
+ * the object, so on images that the object fills this is near @fraction, not 1.
+ * @fixed_mask: the mean Jaccard index of the best single patch mask for all items,
+ * found greedily on these very items (from the empty mask, toggle the patch that
+ * raises the mean most until none does): how far the object's usual place in the
+ * frame alone carries the measure. @fixed_mask_out (may be NULL): caller-owned
+ * [(side / @patch_size)^2], receives that mask (1 = patch kept).
+ * Costs one pass over the images, then grid cells x @n terms per greedy step. */
+gboolean dinolab_eval_jaccard_references (DinolabDataset *ds,
+                                          const gsize    *indices,
+                                          gsize           n,
+                                          int             patch_size,
+                                          double          fraction,
+                                          int             fg_threshold,
+                                          double         *foreground_map,
+                                          double         *fixed_mask,
+                                          guint8         *fixed_mask_out,
+                                          GError        **error);
+
 // ----------------------------------------------------------------------------
 // loading a backbone, preparing one image
 

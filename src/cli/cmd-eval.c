@@ -793,7 +793,9 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
     const DinolabHparams *hp = dinolab_model_get_hparams (lm->model);
     JaccardRow rows[2] = { { .label = "model" }, { .label = "random ViT" } };
     DinolabModel *models[2];
-    int NH = hp->num_heads;
+    int NH = hp->num_heads, P = 0, fixed_kept = 0;
+    g_autofree guint8 *fixed = NULL;
+    double ref_map = 0.0, ref_fixed = 0.0;
     gsize n;
     int status = CLI_EXIT_OK;
 
@@ -809,6 +811,17 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
     for (int r = 0; r < 2 && status == CLI_EXIT_OK; r++)
         if (!jaccard_row_ (&rows[r], models[r], ds, idx, n, threshold, fg, &error))
             status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    if (status == CLI_EXIT_OK) {
+        /* jaccard_row_ has checked that the images are square multiples of the patch */
+        int g = dinolab_dataset_get_width (ds) / hp->patch_size;
+        P = g * g;
+        fixed = g_new0 (guint8, P);
+        if (!dinolab_eval_jaccard_references (ds, idx, n, hp->patch_size, threshold, fg, &ref_map, &ref_fixed,
+                                              fixed, &error))
+            status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+        for (int k = 0; k < P; k++)
+            fixed_kept += fixed[k];
+    }
     if (status == CLI_EXIT_OK && sheet != NULL) {
         g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head: left the model "
                                                   "(Jaccard %.3f, %.0f %% on the object), right a random ViT "
@@ -846,6 +859,17 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
                                rows[r].mean_map_on_object, rows[r].best, NH);
             json_builder_end_object (b);
         }
+        json_builder_set_member_name (b, "references");
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "foreground_map_jaccard");
+        json_builder_add_double_value (b, ref_map);
+        json_builder_set_member_name (b, "fixed_mask_jaccard");
+        json_builder_add_double_value (b, ref_fixed);
+        json_builder_set_member_name (b, "fixed_mask_patches");
+        json_builder_add_int_value (b, fixed_kept);
+        json_builder_set_member_name (b, "patches");
+        json_builder_add_int_value (b, P);
+        json_builder_end_object (b);
         json_builder_end_object (b);
         root = json_builder_get_root (b);
         json_generator_set_root (gen, root);
@@ -864,6 +888,10 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
                 printf (" %.3f", rows[r].per_head[h]);
             printf ("   (%.1f s)\n", rows[r].seconds);
         }
+        printf ("  references without a model, on the same grid (the measure's scale on these images):\n"
+                "  %-29s %9.3f  a head that sees the whole object and nothing else\n"
+                "  %-29s %9.3f  the same %d of %d patches for every image, the best such mask\n",
+                "the foreground as the map", ref_map, "one mask for every image", ref_fixed, fixed_kept, P);
         printf ("share of the mask on the object, |M & F| / |M|:\n");
         for (int r = 0; r < 2; r++) {
             g_autofree char *best = g_strdup_printf ("%.3f (head %d)", rows[r].on_object[rows[r].best], rows[r].best);
@@ -944,7 +972,10 @@ cmd_attention (int argc, char **argv)
                     "|M & F| / |M | F| of each head's --threshold mask M (and of the mean map's) with "
                     "the foreground F, averaged; printed for the model and for a randomly initialised "
                     "ViT of its shape (seed 0), as DINO's Jaccard table compares them; also the share "
-                    "|M & F| / |M| of each mask that lies on the object.",
+                    "|M & F| / |M| of each mask that lies on the object. Two references without a model "
+                    "give the measure's scale on the same items: the foreground itself taken as the map "
+                    "(a head that sees the whole object and nothing else), and the best single mask for "
+                    "every image (where the object usually sits in the frame).",
                     entries, &argc, &argv, &status))
         return status;
     if ((run == NULL) == (weights == NULL))

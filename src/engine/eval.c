@@ -641,6 +641,41 @@ dinolab_attention_mask (guint8      *mask,
 /* Attention maps per pass: 256 images x heads x patches stays a few MB. */
 #define JACCARD_CHUNK 256
 
+/* The side of @ds's square images when it is a multiple of @p; else 0 and INVALID_INPUT. */
+static int
+foreground_side_ (DinolabDataset *ds, int p, GError **error)
+{
+    int size = dinolab_dataset_get_width (ds);
+
+    if (size <= 0 || dinolab_dataset_get_height (ds) != size || p <= 0 || size % p != 0) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "%s: the foreground masks need square images whose side is a multiple of "
+                     "the patch size %d (found %dx%d)", dinolab_dataset_get_spec (ds), p,
+                     dinolab_dataset_get_width (ds), dinolab_dataset_get_height (ds));
+        return 0;
+    }
+    return size;
+}
+
+/* @fg [size * size] = 1 where item @index of @ds (size x size) is brighter than
+ * @threshold in its brightest channel, else 0. */
+static gboolean
+foreground_ (DinolabDataset *ds, gsize index, int size, int threshold, guint8 *fg, GError **error)
+{
+    DinolabImage img = { 0 };
+
+    if (!dinolab_dataset_get_image (ds, index, &img, error))
+        return FALSE;
+    for (int k = 0; k < size * size; k++) {
+        int v = 0;
+        for (int ch = 0; ch < img.channels; ch++)
+            v = MAX (v, img.pixels[(size_t) k * img.channels + ch]);
+        fg[k] = v > threshold;
+    }
+    dinolab_image_clear (&img);
+    return TRUE;
+}
+
 /* |M ∩ F| / |M ∪ F| of a patch mask @mask [gh * gw] (each patch p x p pixels) and a
  * pixel mask @fg [size * size]; 1 when both are empty. Adds |M ∩ F| / |M| (1 for an
  * empty mask) to *@on_object. */
@@ -688,16 +723,8 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
     hp = dinolab_model_get_hparams (model);
-    size = dinolab_dataset_get_width (ds);
     p = hp->patch_size;
-    if (size <= 0 || dinolab_dataset_get_height (ds) != size || size % p != 0) {
-        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
-                     "%s: the foreground masks need square images whose side is a multiple of "
-                     "the patch size %d (found %dx%d)", dinolab_dataset_get_spec (ds), p,
-                     dinolab_dataset_get_width (ds), dinolab_dataset_get_height (ds));
-        return FALSE;
-    }
-    if (!check_indices_ (ds, indices, n, error))
+    if (!(size = foreground_side_ (ds, p, error)) || !check_indices_ (ds, indices, n, error))
         return FALSE;
     NH = hp->num_heads;
     P = (size / p) * (size / p);
@@ -715,18 +742,10 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
         if (!dinolab_eval_attention (model, ds, indices + c0, cn, size, att, cancellable, error))
             return FALSE;
         for (gsize i = 0; i < cn; i++) {
-            DinolabImage img = { 0 };
             const float *a = att + i * (size_t) NH * P;
 
-            if (!dinolab_dataset_get_image (ds, indices[c0 + i], &img, error))
+            if (!foreground_ (ds, indices[c0 + i], size, fg_threshold, fg, error))
                 return FALSE;
-            for (int k = 0; k < size * size; k++) {
-                int v = 0;
-                for (int ch = 0; ch < img.channels; ch++)
-                    v = MAX (v, img.pixels[(size_t) k * img.channels + ch]);
-                fg[k] = v > fg_threshold;
-            }
-            dinolab_image_clear (&img);
             memset (mean, 0, (size_t) P * sizeof (float));
             for (int h = 0; h < NH; h++) {
                 dinolab_attention_mask (mask, a + (size_t) h * P, P, fraction);
@@ -746,6 +765,111 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
     *mean_map = sum_mean / (double) n;
     if (mean_map_on_object != NULL)
         *mean_map_on_object = sum_mean_on / (double) n;
+    return TRUE;
+}
+
+/* The Jaccard index of a mask covering @area pixels, @inter of them on a foreground of
+ * @fg pixels. */
+static inline double
+jaccard_of_counts_ (long inter, long area, long fg)
+{
+    long uni = area + fg - inter;
+
+    return uni > 0 ? (double) inter / (double) uni : 1.0;
+}
+
+gboolean
+dinolab_eval_jaccard_references (DinolabDataset *ds,
+                                 const gsize    *indices,
+                                 gsize           n,
+                                 int             patch_size,
+                                 double          fraction,
+                                 int             fg_threshold,
+                                 double         *foreground_map,
+                                 double         *fixed_mask,
+                                 guint8         *fixed_mask_out,
+                                 GError        **error)
+{
+    const int p = patch_size;
+    int size, gw, P;
+    g_autofree guint8 *fg = NULL, *mask = NULL, *fixed = NULL;
+    g_autofree float *share = NULL;
+    g_autofree int *count = NULL;
+    g_autofree long *total = NULL, *inter = NULL;
+    double sum_map = 0.0, cur = 0.0;
+    long area = 0;
+
+    g_return_val_if_fail (ds != NULL && indices != NULL && n > 0, FALSE);
+    g_return_val_if_fail (foreground_map != NULL && fixed_mask != NULL, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    if (!(size = foreground_side_ (ds, p, error)) || !check_indices_ (ds, indices, n, error))
+        return FALSE;
+    gw = size / p;
+    P = gw * gw;
+    fg = g_new (guint8, (size_t) size * size);
+    mask = g_new (guint8, P);
+    fixed = g_new0 (guint8, P);
+    share = g_new (float, P);
+    count = g_new0 (int, n * (size_t) P);
+    total = g_new0 (long, n);
+    inter = g_new0 (long, n);
+
+    /* Foreground pixels per patch; the map of a head that sees exactly the object. */
+    for (gsize i = 0; i < n; i++) {
+        int *c = count + i * (size_t) P;
+        double unused = 0.0;
+
+        if (!foreground_ (ds, indices[i], size, fg_threshold, fg, error))
+            return FALSE;
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+                c[(y / p) * gw + x / p] += fg[y * size + x];
+        for (int k = 0; k < P; k++) {
+            share[k] = (float) c[k];
+            total[i] += c[k];
+        }
+        dinolab_attention_mask (mask, share, P, fraction);
+        sum_map += jaccard_ (mask, fg, size, p, &unused);
+        cur += jaccard_of_counts_ (0, 0, total[i]) / (double) n;
+    }
+    *foreground_map = sum_map / (double) n;
+
+    /* The best mask for all items, greedily from the empty one: toggle the patch that
+     * raises the mean Jaccard most (the lowest index among equals) until none does.
+     * Each step raises the mean, so it ends; P * P steps bound it all the same. */
+    for (int step = 0; step < P * P; step++) {
+        int best_k = -1;
+        double best = cur;
+
+        for (int k = 0; k < P; k++) {
+            int d = fixed[k] ? -1 : 1;
+            long a = area + (long) d * p * p;
+            double s = 0.0;
+
+            for (gsize i = 0; i < n; i++)
+                s += jaccard_of_counts_ (inter[i] + d * count[i * (size_t) P + k], a, total[i]);
+            s /= (double) n;
+            if (s > best + 1e-12) {
+                best = s;
+                best_k = k;
+            }
+        }
+        if (best_k < 0)
+            break;
+        {
+            int d = fixed[best_k] ? -1 : 1;
+
+            fixed[best_k] ^= 1;
+            area += (long) d * p * p;
+            for (gsize i = 0; i < n; i++)
+                inter[i] += d * count[i * (size_t) P + best_k];
+            cur = best;
+        }
+    }
+    *fixed_mask = cur;
+    if (fixed_mask_out != NULL)
+        memcpy (fixed_mask_out, fixed, (size_t) P);
     return TRUE;
 }
 

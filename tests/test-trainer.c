@@ -771,6 +771,63 @@ test_resume_bit_exact (void)
     }
 }
 
+/* stop_at_step: a new run and a resumed one stop after exactly that many steps, with a
+ * checkpoint; the schedules stay those of all the epochs, so the stops and the resumes
+ * end with the same numbers, bit for bit, as a run straight through. Past the end, the
+ * run finishes. */
+static void
+test_stop_at (void)
+{
+    g_auto (DinolabHparams) hp = { 0 };
+    g_autofree char *db_a = new_db_path_ (), *db_b = new_db_path_ ();
+    g_autoptr (DinolabStore) sa = open_store_ (db_a);
+    g_autoptr (DinolabStore) sb = open_store_ (db_b);
+    g_autofree char *ua = NULL, *ub = NULL;
+    g_autoptr (GError) error = NULL;
+    DinolabTrainerOptions opts;
+    Seen seen;
+    const gint64 stops[] = { 3, 6, 1000 };
+
+    tiny_hparams_ (&hp, NULL);
+    {
+        g_autoptr (DinolabTrainer) t = dinolab_trainer_new (sa, &hp, NULL, &error);
+        seen_init_ (&seen);
+        g_assert_cmpint (run_ (t, &seen, &error), ==, DINOLAB_TRAINER_STATUS_FINISHED);
+        seen_clear_ (&seen);
+        ua = the_run_ (sa);
+    }
+    dinolab_trainer_options_init (&opts);
+    for (guint k = 0; k < G_N_ELEMENTS (stops); k++) {
+        g_autoptr (DinolabTrainer) t = NULL;
+        g_autoptr (DinolabCheckpointInfo) c = NULL;
+        g_autoptr (DinolabMetricSeries) loss = NULL;
+        gboolean past_end = k == G_N_ELEMENTS (stops) - 1;
+
+        opts.stop_at_step = stops[k];
+        t = k == 0 ? dinolab_trainer_new (sb, &hp, &opts, &error)
+                   : dinolab_trainer_new_resume (sb, ub, NULL, &opts, &error);
+        g_assert_no_error (error);
+        seen_init_ (&seen);
+        g_assert_cmpint (run_ (t, &seen, &error), ==,
+                         past_end ? DINOLAB_TRAINER_STATUS_FINISHED : DINOLAB_TRAINER_STATUS_STOPPED);
+        g_assert_no_error (error);
+        seen_clear_ (&seen);
+        if (ub == NULL)
+            ub = the_run_ (sb);
+        if (past_end)
+            break;
+        c = dinolab_store_get_latest_checkpoint (sb, ub, &error);
+        loss = dinolab_store_read_series (sb, ub, "loss", -1, &error);
+        g_assert_cmpint (c->step, ==, stops[k]);
+        g_assert_cmpuint (loss->n, ==, (gsize) stops[k]);
+        g_assert_cmpint (run_status_ (sb, ub), ==, DINOLAB_RUN_STATUS_STOPPED);
+    }
+    g_assert_cmpint (run_status_ (sb, ub), ==, DINOLAB_RUN_STATUS_FINISHED);
+    g_test_message ("stop-at 3, 6, then to the end: %zu stored values equal to a run straight through",
+                    compare_runs_ (sa, ua, sb, ub));
+    compare_final_checkpoints_ (sa, ua, sb, ub);
+}
+
 /* "latest" is the newest checkpoint whose file verifies: a damaged newest file is
  * skipped with a warning, the run goes on from the one before, and the numbers still
  * match a straight run. */
@@ -1345,6 +1402,7 @@ main (int argc, char **argv)
     g_test_add_func ("/trainer/retention", test_retention);
     g_test_add_func ("/trainer/resume-bit-exact", test_resume_bit_exact);
     g_test_add_func ("/trainer/resume-skips-damaged", test_resume_skips_damaged);
+    g_test_add_func ("/trainer/stop-at", test_stop_at);
     g_test_add_func ("/trainer/pause", test_pause);
     g_test_add_func ("/trainer/divergence", test_divergence);
     g_test_add_func ("/trainer/unwritable-runs-folder", test_unwritable_runs_folder);

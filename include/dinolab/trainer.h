@@ -167,6 +167,11 @@ typedef struct {
     int         keep_every_epochs;  /* ... and those at the end of every N-th epoch
                                        (10; 0: none) */
     int         collapse_window;    /* steps per collapse-watch window (100) */
+    gint64      stop_at_step;       /* stop as dinolab_trainer_stop() does (checkpoint,
+                                       status stopped) once the run has done this many
+                                       steps; the schedules stay those of the whole run,
+                                       so the checkpoint is the one the whole run passes
+                                       through (-1: never; at or past the end: finishes) */
     gint64      debug_nan_step;     /* tests only: the global crops of this iteration are
                                        made NaN to force a divergence (-1: never) */
 } DinolabTrainerOptions;

@@ -207,6 +207,7 @@ cmd_train (int argc, char **argv)
     g_auto (GStrv) sets = NULL;
     gboolean json = FALSE;
     int status = CLI_EXIT_OK, keep_last = 0;
+    gint64 stop_at = -1;
     const GOptionEntry entries[] = {
         { "preset", 0, 0, G_OPTION_ARG_STRING, &preset, "Start from this preset (default: default)", "NAME" },
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Hyperparameters (JSON) on top of the preset", "FILE" },
@@ -219,6 +220,9 @@ cmd_train (int argc, char **argv)
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per event on standard output", NULL },
         { "keep-last", 0, 0, G_OPTION_ARG_INT, &keep_last, "Keep the newest N checkpoints (default 3; "
           "also kept: the end of every 10th epoch), e.g. to evaluate the run at several times", "N" },
+        { "stop-at", 0, 0, G_OPTION_ARG_INT64, &stop_at, "Stop after this many steps of the run, with a "
+          "checkpoint, as Ctrl-C does; the schedules stay those of all the epochs, so the checkpoint "
+          "is the one the whole run passes through", "STEP" },
         { NULL }
     };
     const char *const dirs[] = { PKGDATADIR "/presets", SOURCE_DATADIR "/presets", NULL };
@@ -240,6 +244,9 @@ cmd_train (int argc, char **argv)
     if (keep_last < 0)
         return cli_fail ("train", CLI_EXIT_USAGE, "--keep-last: %d is not a number of checkpoints (>= 1)",
                          keep_last);
+    if (stop_at == 0 || stop_at < -1)
+        return cli_fail ("train", CLI_EXIT_USAGE, "--stop-at: %" G_GINT64_FORMAT " is not a step (>= 1)",
+                         stop_at);
 
     if (!(store = dinolab_store_open (db, &error)))
         return cli_fail_error ("train", CLI_EXIT_FAILURE, error);
@@ -265,6 +272,7 @@ cmd_train (int argc, char **argv)
     opts.init_checkpoint = init;
     if (keep_last > 0)
         opts.keep_last = keep_last;
+    opts.stop_at_step = stop_at;
     if (!(trainer = dinolab_trainer_new (store, &hp, &opts, &error)))
         return cli_fail_error ("train", CLI_EXIT_USAGE, error);
     return run_session_ ("train", db, store, trainer, json);
@@ -279,18 +287,23 @@ cmd_resume (int argc, char **argv)
     g_autofree char *db = NULL;
     g_auto (GStrv) sets = NULL;
     gboolean json = FALSE;
+    gint64 stop_at = -1;
     const GOptionEntry entries[] = {
         { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Change epochs, eval_every, "
           "checkpoint_every or threads (repeatable)", "KEY=VALUE" },
         { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "Run store (default: $DINOLAB_DB, else "
           "$XDG_DATA_HOME/dinolab/runs.db)", "PATH" },
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per event on standard output", NULL },
+        { "stop-at", 0, 0, G_OPTION_ARG_INT64, &stop_at, "Stop after this many steps of the run, with a "
+          "checkpoint, as Ctrl-C does; the schedules stay those of all the epochs, so the checkpoint "
+          "is the one the whole run passes through", "STEP" },
         { NULL }
     };
     g_autoptr (GOptionContext) ctx = g_option_context_new ("RUN");
     g_autoptr (GError) error = NULL;
     g_autoptr (DinolabStore) store = NULL;
     g_autoptr (DinolabTrainer) trainer = NULL;
+    DinolabTrainerOptions opts;
 
     g_set_prgname ("dinolab-cli resume");
     g_option_context_set_summary (ctx, "Continues a stopped, interrupted or failed run (or a finished "
@@ -302,10 +315,15 @@ cmd_resume (int argc, char **argv)
     if (argc != 2)
         return cli_fail ("resume", CLI_EXIT_USAGE, argc < 2 ? "which run? (see --help)"
                                                             : "one run at a time (see --help)");
+    if (stop_at == 0 || stop_at < -1)
+        return cli_fail ("resume", CLI_EXIT_USAGE, "--stop-at: %" G_GINT64_FORMAT " is not a step (>= 1)",
+                         stop_at);
 
     if (!(store = dinolab_store_open (db, &error)))
         return cli_fail_error ("resume", CLI_EXIT_FAILURE, error);
-    if (!(trainer = dinolab_trainer_new_resume (store, argv[1], (const char *const *) sets, NULL, &error)))
+    dinolab_trainer_options_init (&opts);
+    opts.stop_at_step = stop_at;
+    if (!(trainer = dinolab_trainer_new_resume (store, argv[1], (const char *const *) sets, &opts, &error)))
         return cli_fail_error ("resume", CLI_EXIT_FAILURE, error);
     return run_session_ ("resume", db, store, trainer, json);
 }

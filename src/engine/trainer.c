@@ -156,6 +156,7 @@ dinolab_trainer_options_init (DinolabTrainerOptions *opts)
     opts->keep_last = 3;
     opts->keep_every_epochs = 10;
     opts->collapse_window = 100;
+    opts->stop_at_step = -1;
     opts->debug_nan_step = -1;
 }
 
@@ -851,7 +852,7 @@ loop_ (Run *r, GError **error)
         gboolean epoch_end, timed;
         g_autoptr (GError) local = NULL;
 
-        if (boundary_stop_ (r))
+        if (boundary_stop_ (r) || (o->stop_at_step >= 0 && it >= o->stop_at_step))
             goto stop;
         batch = dinolab_loader_next (r->loader, t->stop_cancel, &local);
         if (batch == NULL) {

@@ -760,6 +760,22 @@ naive_mask_ (guint8 *mask, const double *a, int P, double fraction)
     g_free (used);
 }
 
+/* Pixels of the grey S x S image @img counted one by one against the patch mask @mask
+ * (patches p x p, the foreground brighter than @fg_above): *@inter += |M & F|,
+ * *@uni += |M | F|, *@in_mask += |M|. */
+static void
+count_pixels_ (const guint8 *mask, const DinolabImage *img, int S, int p, int fg_above, long *inter,
+               long *uni, long *in_mask)
+{
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            gboolean in_m = mask[(y / p) * (S / p) + x / p], in_f = img->pixels[y * S + x] > fg_above;
+            *inter += in_m && in_f;
+            *uni += in_m || in_f;
+            *in_mask += in_m;
+        }
+}
+
 static void
 test_jaccard (Fixture *f, gconstpointer data)
 {
@@ -799,13 +815,7 @@ test_jaccard (Fixture *f, gconstpointer data)
                     mean[k] += a[k] / NH;
             }
             naive_mask_ (mask, a, P, fraction);
-            for (int y = 0; y < S; y++)
-                for (int x = 0; x < S; x++) {
-                    gboolean in_m = mask[(y / p) * g + x / p], in_f = img.pixels[y * S + x] > fg_above;
-                    inter += in_m && in_f;
-                    uni += in_m || in_f;
-                    in_m_total += in_m;
-                }
+            count_pixels_ (mask, &img, S, p, fg_above, &inter, &uni, &in_m_total);
             if (h < NH) {
                 want[h] += (double) inter / uni / n;
                 want_on[h] += (double) inter / in_m_total / n;
@@ -843,7 +853,7 @@ test_jaccard (Fixture *f, gconstpointer data)
             DinolabImage img = { 0 };
             double a[16];
             guint8 mask[16];
-            long inter = 0, uni = 0;
+            long inter = 0, uni = 0, in_m_total = 0;
             g_assert_true (dinolab_dataset_get_image (ds, i, &img, &error));
             for (int y = 0; y < S; y++)
                 for (int x = 0; x < S; x++)
@@ -854,12 +864,7 @@ test_jaccard (Fixture *f, gconstpointer data)
             for (int k = 0; k < P; k++)
                 a[k] = (double) cnt[i * P + k];
             naive_mask_ (mask, a, P, fraction);
-            for (int y = 0; y < S; y++)
-                for (int x = 0; x < S; x++) {
-                    gboolean in_m = mask[(y / p) * g + x / p], in_f = img.pixels[y * S + x] > fg_above;
-                    inter += in_m && in_f;
-                    uni += in_m || in_f;
-                }
+            count_pixels_ (mask, &img, S, p, fg_above, &inter, &uni, &in_m_total);
             want_map += (uni > 0 ? (double) inter / uni : 1.0) / n;
             dinolab_image_clear (&img);
         }

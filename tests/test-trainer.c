@@ -670,6 +670,22 @@ compare_final_checkpoints_ (DinolabStore *sa, const char *ua, DinolabStore *sb, 
     }
 }
 
+/* Trains @hp in @store from start to end (it must finish) and returns the run's uuid
+ * (g_free): the reference a stopped and resumed run is compared with. */
+static char *
+run_straight_ (DinolabStore *store, const DinolabHparams *hp)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (DinolabTrainer) t = dinolab_trainer_new (store, hp, NULL, &error);
+    Seen seen;
+
+    g_assert_no_error (error);
+    seen_init_ (&seen);
+    g_assert_cmpint (run_ (t, &seen, &error), ==, DINOLAB_TRAINER_STATUS_FINISHED);
+    seen_clear_ (&seen);
+    return the_run_ (store);
+}
+
 static void
 test_resume_bit_exact (void)
 {
@@ -684,14 +700,7 @@ test_resume_bit_exact (void)
     gsize compared;
 
     tiny_hparams_ (&hp, NULL);
-    // A: straight through
-    {
-        g_autoptr (DinolabTrainer) t = dinolab_trainer_new (sa, &hp, NULL, &error);
-        seen_init_ (&seen);
-        g_assert_cmpint (run_ (t, &seen, &error), ==, DINOLAB_TRAINER_STATUS_FINISHED);
-        seen_clear_ (&seen);
-        ua = the_run_ (sa);
-    }
+    ua = run_straight_ (sa, &hp);   // A: straight through
     // B: stopped in the middle of epoch 0 (after step 2), resumed, stopped in the middle of
     // epoch 1 (after step 6), resumed to the end
     {
@@ -789,13 +798,7 @@ test_stop_at (void)
     const gint64 stops[] = { 3, 6, 1000 };
 
     tiny_hparams_ (&hp, NULL);
-    {
-        g_autoptr (DinolabTrainer) t = dinolab_trainer_new (sa, &hp, NULL, &error);
-        seen_init_ (&seen);
-        g_assert_cmpint (run_ (t, &seen, &error), ==, DINOLAB_TRAINER_STATUS_FINISHED);
-        seen_clear_ (&seen);
-        ua = the_run_ (sa);
-    }
+    ua = run_straight_ (sa, &hp);
     dinolab_trainer_options_init (&opts);
     for (guint k = 0; k < G_N_ELEMENTS (stops); k++) {
         g_autoptr (DinolabTrainer) t = NULL;
@@ -821,6 +824,15 @@ test_stop_at (void)
         g_assert_cmpint (c->step, ==, stops[k]);
         g_assert_cmpuint (loss->n, ==, (gsize) stops[k]);
         g_assert_cmpint (run_status_ (sb, ub), ==, DINOLAB_RUN_STATUS_STOPPED);
+        {
+            /* a stop at or before the step it resumes from would train nothing */
+            DinolabTrainerOptions back = opts;
+            back.stop_at_step = stops[k];
+            g_assert_null (dinolab_trainer_new_resume (sb, ub, NULL, &back, &error));
+            g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+            g_test_message ("%s", error->message);
+            g_clear_error (&error);
+        }
     }
     g_assert_cmpint (run_status_ (sb, ub), ==, DINOLAB_RUN_STATUS_FINISHED);
     g_test_message ("stop-at 3, 6, then to the end: %zu stored values equal to a run straight through",
@@ -846,13 +858,7 @@ test_resume_skips_damaged (void)
     FILE *fp;
 
     tiny_hparams_ (&hp, NULL);
-    {
-        g_autoptr (DinolabTrainer) t = dinolab_trainer_new (sa, &hp, NULL, &error);
-        seen_init_ (&seen);
-        g_assert_cmpint (run_ (t, &seen, &error), ==, DINOLAB_TRAINER_STATUS_FINISHED);
-        seen_clear_ (&seen);
-        ua = the_run_ (sa);
-    }
+    ua = run_straight_ (sa, &hp);
     {
         g_autoptr (DinolabTrainer) t = dinolab_trainer_new (sb, &hp, NULL, &error);
         seen_init_ (&seen);

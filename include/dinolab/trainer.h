@@ -171,7 +171,9 @@ typedef struct {
                                        status stopped) once the run has done this many
                                        steps; the schedules stay those of the whole run,
                                        so the checkpoint is the one the whole run passes
-                                       through (-1: never; at or past the end: finishes) */
+                                       through (-1: never, else >= 1; at or past the end:
+                                       finishes; dinolab_trainer_new_resume refuses one at
+                                       or before the step it resumes from) */
     gint64      debug_nan_step;     /* tests only: the global crops of this iteration are
                                        made NaN to force a divergence (-1: never) */
 } DinolabTrainerOptions;

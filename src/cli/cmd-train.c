@@ -63,6 +63,10 @@ handle_ (const DinolabTrainerEvent *ev, gpointer data)
     if (ev->kind == DINOLAB_TRAINER_EVENT_STEP) {
         s->last_step = ev->step;
         s->last_epoch = ev->epoch;
+    } else if (ev->kind == DINOLAB_TRAINER_EVENT_STATUS && s->last_step < 0) {
+        /* no step yet (stopped right after a resume): where the run stands */
+        s->last_step = ev->step - 1;
+        s->last_epoch = ev->epoch;
     }
     cli_progress_event (s->progress, ev);
     if (cli_event_is_terminal (ev)) {

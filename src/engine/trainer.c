@@ -1069,10 +1069,12 @@ static gboolean
 check_options_ (const DinolabTrainerOptions *o, GError **error)
 {
     if (o->loader_threads < 1 || o->keep_last < 1 || o->keep_every_epochs < 0 ||
-        o->collapse_window < 1 || o->knn_k < 1 || !(o->knn_temperature > 0) || o->n_probes < 0) {
+        o->collapse_window < 1 || o->knn_k < 1 || !(o->knn_temperature > 0) || o->n_probes < 0 ||
+        (o->stop_at_step != -1 && o->stop_at_step < 1)) {
         g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
                      "trainer options: loader_threads, keep_last, collapse_window and knn_k must be "
-                     ">= 1, keep_every_epochs and n_probes >= 0, knn_temperature > 0");
+                     ">= 1, keep_every_epochs and n_probes >= 0, knn_temperature > 0, stop_at_step "
+                     "-1 or >= 1");
         return FALSE;
     }
     return TRUE;
@@ -1228,6 +1230,13 @@ dinolab_trainer_new_resume (DinolabStore                *store,
     old_epochs = hp.epochs;
     if (!apply_resume_sets_ (&hp, sets, error) || !dinolab_hparams_validate (&hp, error))
         return NULL;
+    if (opts != NULL && opts->stop_at_step >= 0 && opts->stop_at_step <= meta.step) {
+        g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                     "run %s (%s) resumes from step %" G_GINT64_FORMAT ": a stop at step %"
+                     G_GINT64_FORMAT " would train nothing", info->uuid, info->name, meta.step,
+                     opts->stop_at_step);
+        return NULL;
+    }
     if (meta.epoch >= hp.epochs) {
         g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
                      info->status == DINOLAB_RUN_STATUS_FINISHED || hp.epochs == old_epochs

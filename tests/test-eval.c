@@ -837,17 +837,35 @@ test_jaccard (Fixture *f, gconstpointer data)
     g_assert_cmpfloat_with_epsilon (mean_map, want_mean, 2e-3);
     g_assert_true (per_head[0] > 0.0 && per_head[0] < 1.0);
 
-    /* the references: the foreground as the map, and one mask for every image, counted
-     * by hand from the pixels; the greedy mask is a local optimum (no single patch
-     * toggled does better) and no better than the best of all 2^P masks */
+    /* the references: the foreground as the map, the best mask for each image, and one
+     * mask for every image, counted by hand from the pixels. A threshold mask keeps at
+     * most ceil(fraction * P) patches (checked on maps drawn at random, from flat to
+     * peaked); the per-image best is the best of all such masks; the greedy mask is one
+     * of them, a local optimum (no single patch toggled does better) and no better than
+     * the best of them all */
     {
-        double ref_map, ref_fixed, want_map = 0.0, want_fixed = 0.0, best_all = 0.0;
+        const int largest = (int) ceil (fraction * P);
+        double ref_map, ref_best, ref_fixed, want_map = 0.0, want_best = 0.0, want_fixed = 0.0, best_all = 0.0;
         guint8 fixed[16];
+        int kept = 0;
         g_autofree long *cnt = g_new0 (long, n * P);
         g_autofree long *tot = g_new0 (long, n);
+        g_autofree double *best_item = g_new0 (double, n);
+        g_autoptr (GRand) rand = g_rand_new_with_seed (7);
 
-        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, fraction, fg_above, &ref_map, &ref_fixed,
-                                                        fixed, &error));
+        for (int t = 0; t < 3000; t++) {
+            double a[16], gamma = g_rand_double_range (rand, 0.0, 6.0);
+            guint8 mask[16];
+            int size = 0;
+            for (int k = 0; k < P; k++)
+                a[k] = pow (g_rand_double_range (rand, 0.01, 1.0), gamma);
+            naive_mask_ (mask, a, P, fraction);
+            for (int k = 0; k < P; k++)
+                size += mask[k];
+            g_assert_cmpint (size, <=, largest);
+        }
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, fraction, fg_above, &ref_map, &ref_best,
+                                                        &ref_fixed, fixed, &error));
         g_assert_no_error (error);
         for (gsize i = 0; i < n; i++) {
             DinolabImage img = { 0 };
@@ -868,16 +886,21 @@ test_jaccard (Fixture *f, gconstpointer data)
             want_map += (uni > 0 ? (double) inter / uni : 1.0) / n;
             dinolab_image_clear (&img);
         }
-        for (guint bits = 0; bits < (1u << P); bits++) {
+        for (guint bits = 1; bits < (1u << P); bits++) {
             double s = 0.0;
+            if (__builtin_popcount (bits) > largest)
+                continue;
             for (gsize i = 0; i < n; i++) {
                 long inter = 0, area = 0;
+                double j;
                 for (int k = 0; k < P; k++)
                     if (bits & (1u << k)) {
                         inter += cnt[i * P + k];
                         area += p * p;
                     }
-                s += (area + tot[i] - inter > 0 ? (double) inter / (area + tot[i] - inter) : 1.0) / n;
+                j = (double) inter / (area + tot[i] - inter);
+                best_item[i] = MAX (best_item[i], j);
+                s += j / n;
             }
             best_all = MAX (best_all, s);
             {
@@ -890,12 +913,23 @@ test_jaccard (Fixture *f, gconstpointer data)
                     g_assert_cmpfloat (s, <=, ref_fixed + 1e-12);
             }
         }
-        g_test_message ("references: foreground map %.4f (by hand %.4f), one mask %.4f (by hand %.4f, best of "
-                        "all %.4f)", ref_map, want_map, ref_fixed, want_fixed, best_all);
+        for (gsize i = 0; i < n; i++)
+            want_best += best_item[i] / n;
+        for (int k = 0; k < P; k++)
+            kept += fixed[k];
+        g_test_message ("references: foreground map %.4f (by hand %.4f), best mask per image %.4f (%.4f), one "
+                        "mask %.4f (by hand %.4f, best of all %.4f; %d patches, at most %d)", ref_map, want_map,
+                        ref_best, want_best, ref_fixed, want_fixed, best_all, kept, largest);
         g_assert_cmpfloat_with_epsilon (ref_map, want_map, 1e-12);
+        g_assert_cmpfloat_with_epsilon (ref_best, want_best, 1e-12);
+        g_assert_cmpint (kept, >=, 1);
+        g_assert_cmpint (kept, <=, largest);
         g_assert_cmpfloat_with_epsilon (ref_fixed, want_fixed, 1e-12);
         g_assert_cmpfloat (ref_fixed, <=, best_all + 1e-12);
         g_assert_cmpfloat (ref_fixed, >, 0.0);
+        /* the ceiling is above both other references, which are masks of the same kind */
+        g_assert_cmpfloat (ref_best, >=, ref_map - 1e-12);
+        g_assert_cmpfloat (ref_best, >=, best_all - 1e-12);
     }
 
     /* images that are not whole patches have no pixel-exact foreground */
@@ -903,7 +937,7 @@ test_jaccard (Fixture *f, gconstpointer data)
     {
         g_autofree char *odd = g_strdup_printf ("npy:%s/odd-images.npy", f->dir);
         g_autoptr (DinolabDataset) ods = dinolab_dataset_open (odd, DINOLAB_SPLIT_TRAIN, &error);
-        double ref_map, ref_fixed;
+        double ref_map, ref_best, ref_fixed;
         g_assert_no_error (error);
         g_assert_false (dinolab_eval_attention_jaccard (m, ods, idx, 4, fraction, 0, per_head, &mean_map,
                                                         NULL, NULL, NULL, &error));
@@ -911,8 +945,8 @@ test_jaccard (Fixture *f, gconstpointer data)
         g_test_message ("%s", error->message);
         g_assert_nonnull (strstr (error->message, "multiple of the patch size 4"));
         g_clear_error (&error);
-        g_assert_false (dinolab_eval_jaccard_references (ods, idx, 4, 4, fraction, 0, &ref_map, &ref_fixed, NULL,
-                                                         &error));
+        g_assert_false (dinolab_eval_jaccard_references (ods, idx, 4, 4, fraction, 0, &ref_map, &ref_best, &ref_fixed,
+                                                         NULL, &error));
         g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
     }
 }
@@ -1449,7 +1483,7 @@ test_cli_attention (Fixture *f, gconstpointer data)
         g_autoptr (JsonParser) parser = json_parser_new ();
         g_autofree gsize *idx = g_new (gsize, dinolab_dataset_get_size (ds));
         gsize n = dinolab_dataset_get_size (ds);
-        double per_head[2], mean_map, ref_map, ref_fixed;
+        double per_head[2], mean_map, ref_map, ref_best, ref_fixed;
         JsonObject *o, *mo, *ro;
         JsonArray *heads;
 
@@ -1464,8 +1498,8 @@ test_cli_attention (Fixture *f, gconstpointer data)
         g_assert_true (json_object_has_member (o, "random_init"));
         g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0.6, 0, per_head, &mean_map, NULL, NULL,
                                                        NULL, &error));
-        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 0.6, 0, &ref_map, &ref_fixed, NULL,
-                                                        &error));
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 0.6, 0, &ref_map, &ref_best, &ref_fixed,
+                                                        NULL, &error));
         g_assert_no_error (error);
         heads = json_object_get_array_member (mo, "heads");
         g_assert_cmpint (json_array_get_length (heads), ==, 2);
@@ -1476,11 +1510,12 @@ test_cli_attention (Fixture *f, gconstpointer data)
         g_assert_cmpfloat_with_epsilon (json_object_get_double_member (mo, "mean_map_jaccard"), mean_map, 1e-12);
         g_assert_cmpfloat_with_epsilon (json_object_get_double_member (ro, "foreground_map_jaccard"), ref_map,
                                         1e-12);
+        g_assert_cmpfloat_with_epsilon (json_object_get_double_member (ro, "best_mask_jaccard"), ref_best, 1e-12);
         g_assert_cmpfloat_with_epsilon (json_object_get_double_member (ro, "fixed_mask_jaccard"), ref_fixed,
                                         1e-12);
         g_assert_cmpint (json_object_get_int_member (ro, "patches"), ==, 9);
-        g_test_message ("attention --eval: best head %.4f, mean map %.4f, references %.4f %.4f",
-                        MAX (per_head[0], per_head[1]), mean_map, ref_map, ref_fixed);
+        g_test_message ("attention --eval: best head %.4f, mean map %.4f, references %.4f %.4f %.4f",
+                        MAX (per_head[0], per_head[1]), mean_map, ref_map, ref_best, ref_fixed);
         {
             g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_file (sheet, &error);
             g_assert_no_error (error);

@@ -235,20 +235,25 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
                                          GError        **error);
 
 /* dinolab_eval_jaccard_references:
- * Two references for dinolab_eval_attention_jaccard() on the same items that need no
- * model: what the measure gives to a perfect map, and to a mask that never looks at
- * the image. Foreground, threshold masks and grid as there, with patches of
- * @patch_size pixels (the images must be square and a multiple of it, else
- * INVALID_INPUT).
+ * Three references for dinolab_eval_attention_jaccard() on the same items that need no
+ * model: what the measure gives to a perfect map, the most any map can score, and
+ * what a mask that never looks at the image scores. Foreground, threshold masks and
+ * grid as there, with patches of @patch_size pixels (the images must be square and a
+ * multiple of it, else INVALID_INPUT). A threshold mask of P patches keeps at most
+ * ceil(@fraction * P) of them (the uniform map's mask; 10 of 16 at 0.6), and every
+ * non-empty set up to that size is the mask of some map: the masks below are such sets.
  * @foreground_map: the mean Jaccard index of the @fraction mask of the foreground
  * itself taken as the map (each patch weighted by its count of foreground pixels): a
  * head that sees the whole object and nothing else. Its mask keeps about @fraction of
  * the object, so on images that the object fills this is near @fraction, not 1.
- * @fixed_mask: the mean Jaccard index of the best single patch mask for all items,
+ * @best_mask: the mean over the items of the best Jaccard index any threshold mask
+ * reaches on that item (the ceiling of every head and mean map; a soft map that keeps
+ * some mass off the object can come close to it).
+ * @fixed_mask: the mean Jaccard index of the best single threshold mask for all items,
  * found greedily on these very items (from the empty mask, toggle the patch that
- * raises the mean most until none does): how far the object's usual place in the
- * frame alone carries the measure. @fixed_mask_out (may be NULL): caller-owned
- * [(side / @patch_size)^2], receives that mask (1 = patch kept).
+ * raises the mean most until none does, never above the largest size): how far the
+ * object's usual place in the frame alone carries the measure. @fixed_mask_out (may
+ * be NULL): caller-owned [(side / @patch_size)^2], receives that mask (1 = kept).
  * Costs one pass over the images, then grid cells x @n terms per greedy step. */
 gboolean dinolab_eval_jaccard_references (DinolabDataset *ds,
                                           const gsize    *indices,
@@ -257,6 +262,7 @@ gboolean dinolab_eval_jaccard_references (DinolabDataset *ds,
                                           double          fraction,
                                           int             fg_threshold,
                                           double         *foreground_map,
+                                          double         *best_mask,
                                           double         *fixed_mask,
                                           guint8         *fixed_mask_out,
                                           GError        **error);

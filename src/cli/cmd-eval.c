@@ -795,7 +795,7 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
     DinolabModel *models[2];
     int NH = hp->num_heads, P = 0, fixed_kept = 0;
     g_autofree guint8 *fixed = NULL;
-    double ref_map = 0.0, ref_fixed = 0.0;
+    double ref_map = 0.0, ref_best = 0.0, ref_fixed = 0.0;
     gsize n;
     int status = CLI_EXIT_OK;
 
@@ -816,8 +816,8 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         int g = dinolab_dataset_get_width (ds) / hp->patch_size;
         P = g * g;
         fixed = g_new0 (guint8, P);
-        if (!dinolab_eval_jaccard_references (ds, idx, n, hp->patch_size, threshold, fg, &ref_map, &ref_fixed,
-                                              fixed, &error))
+        if (!dinolab_eval_jaccard_references (ds, idx, n, hp->patch_size, threshold, fg, &ref_map, &ref_best,
+                                              &ref_fixed, fixed, &error))
             status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
         for (int k = 0; k < P; k++)
             fixed_kept += fixed[k];
@@ -863,6 +863,8 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         json_builder_begin_object (b);
         json_builder_set_member_name (b, "foreground_map_jaccard");
         json_builder_add_double_value (b, ref_map);
+        json_builder_set_member_name (b, "best_mask_jaccard");
+        json_builder_add_double_value (b, ref_best);
         json_builder_set_member_name (b, "fixed_mask_jaccard");
         json_builder_add_double_value (b, ref_fixed);
         json_builder_set_member_name (b, "fixed_mask_patches");
@@ -890,8 +892,10 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         }
         printf ("  references without a model, on the same grid (the measure's scale on these images):\n"
                 "  %-29s %9.3f  a head that sees the whole object and nothing else\n"
+                "  %-29s %9.3f  the ceiling: for each image the best of the masks a threshold can make\n"
                 "  %-29s %9.3f  the same %d of %d patches for every image, the best such mask\n",
-                "the foreground as the map", ref_map, "one mask for every image", ref_fixed, fixed_kept, P);
+                "the foreground as the map", ref_map, "the best mask for each image", ref_best,
+                "one mask for every image", ref_fixed, fixed_kept, P);
         printf ("share of the mask on the object, |M & F| / |M|:\n");
         for (int r = 0; r < 2; r++) {
             g_autofree char *best = g_strdup_printf ("%.3f (head %d)", rows[r].on_object[rows[r].best], rows[r].best);
@@ -972,10 +976,12 @@ cmd_attention (int argc, char **argv)
                     "|M & F| / |M | F| of each head's --threshold mask M (and of the mean map's) with "
                     "the foreground F, averaged; printed for the model and for a randomly initialised "
                     "ViT of its shape (seed 0), as DINO's Jaccard table compares them; also the share "
-                    "|M & F| / |M| of each mask that lies on the object. Two references without a model "
+                    "|M & F| / |M| of each mask that lies on the object. Three references without a model "
                     "give the measure's scale on the same items: the foreground itself taken as the map "
-                    "(a head that sees the whole object and nothing else), and the best single mask for "
-                    "every image (where the object usually sits in the frame).",
+                    "(a head that sees the whole object and nothing else), the best mask for each image "
+                    "(the most any map can score: a threshold mask keeps at most ceil(threshold x "
+                    "patches) patches), and the best single mask for every image (where the object "
+                    "usually sits in the frame).",
                     entries, &argc, &argv, &status))
         return status;
     if ((run == NULL) == (weights == NULL))

@@ -768,6 +768,14 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
     return TRUE;
 }
 
+static int
+int_descending_ (const void *a, const void *b)
+{
+    int x = *(const int *) a, y = *(const int *) b;
+
+    return (x < y) - (x > y);
+}
+
 /* The Jaccard index of a mask covering @area pixels, @inter of them on a foreground of
  * @fg pixels. */
 static inline double
@@ -786,21 +794,22 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
                                  double          fraction,
                                  int             fg_threshold,
                                  double         *foreground_map,
+                                 double         *best_mask,
                                  double         *fixed_mask,
                                  guint8         *fixed_mask_out,
                                  GError        **error)
 {
     const int p = patch_size;
-    int size, gw, P;
+    int size, gw, P, largest, kept = 0;
     g_autofree guint8 *fg = NULL, *mask = NULL, *fixed = NULL;
     g_autofree float *share = NULL;
-    g_autofree int *count = NULL;
+    g_autofree int *count = NULL, *sorted = NULL;
     g_autofree long *total = NULL, *inter = NULL;
-    double sum_map = 0.0, cur = 0.0;
+    double sum_map = 0.0, sum_best = 0.0, cur = 0.0;
     long area = 0;
 
     g_return_val_if_fail (ds != NULL && indices != NULL && n > 0, FALSE);
-    g_return_val_if_fail (foreground_map != NULL && fixed_mask != NULL, FALSE);
+    g_return_val_if_fail (foreground_map != NULL && best_mask != NULL && fixed_mask != NULL, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
     if (!(size = foreground_side_ (ds, p, error)) || !check_indices_ (ds, indices, n, error))
@@ -811,9 +820,18 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
     mask = g_new (guint8, P);
     fixed = g_new0 (guint8, P);
     share = g_new (float, P);
+    sorted = g_new (int, P);
     count = g_new0 (int, n * (size_t) P);
     total = g_new0 (long, n);
     inter = g_new0 (long, n);
+
+    /* The largest mask a threshold can make is the uniform map's: if a map's mask keeps
+     * s patches, its top s - 1 hold less than the fraction and each other patch holds at
+     * most their mean, so the total is below fraction * P / (s - 1) of it, i.e.
+     * s - 1 < fraction * P. With 0.6 of 16 patches that is 10: no head's mask covers 11. */
+    for (int k = 0; k < P; k++)
+        share[k] = 1.0f;
+    largest = dinolab_attention_mask (mask, share, P, fraction);
 
     /* Foreground pixels per patch; the map of a head that sees exactly the object. */
     for (gsize i = 0; i < n; i++) {
@@ -832,11 +850,28 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
         dinolab_attention_mask (mask, share, P, fraction);
         sum_map += jaccard_ (mask, fg, size, p, &unused);
         cur += jaccard_of_counts_ (0, 0, total[i]) / (double) n;
+
+        /* Of the masks of s patches, the s with the most foreground pixels meet the
+         * object most, and every mask of 1 .. largest patches is some map's. */
+        {
+            long in = 0;
+            double best = 0.0;
+
+            memcpy (sorted, c, (size_t) P * sizeof *sorted);
+            qsort (sorted, (size_t) P, sizeof *sorted, int_descending_);
+            for (int s = 1; s <= largest; s++) {
+                in += sorted[s - 1];
+                best = MAX (best, jaccard_of_counts_ (in, (long) s * p * p, total[i]));
+            }
+            sum_best += best;
+        }
     }
     *foreground_map = sum_map / (double) n;
+    *best_mask = sum_best / (double) n;
 
     /* The best mask for all items, greedily from the empty one: toggle the patch that
-     * raises the mean Jaccard most (the lowest index among equals) until none does.
+     * raises the mean Jaccard most (the lowest index among equals) until none does,
+     * among the masks a threshold can make (at most `largest` patches).
      * Each step raises the mean, so it ends; P * P steps bound it all the same. */
     for (int step = 0; step < P * P; step++) {
         int best_k = -1;
@@ -846,6 +881,9 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
             int d = fixed[k] ? -1 : 1;
             long a = area + (long) d * p * p;
             double s = 0.0;
+
+            if (kept + d > largest)
+                continue;
 
             for (gsize i = 0; i < n; i++)
                 s += jaccard_of_counts_ (inter[i] + d * count[i * (size_t) P + k], a, total[i]);
@@ -861,6 +899,7 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
             int d = fixed[best_k] ? -1 : 1;
 
             fixed[best_k] ^= 1;
+            kept += d;
             area += (long) d * p * p;
             for (gsize i = 0; i < n; i++)
                 inter[i] += d * count[i * (size_t) P + best_k];

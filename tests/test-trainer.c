@@ -670,41 +670,59 @@ compare_final_checkpoints_ (DinolabStore *sa, const char *ua, DinolabStore *sb, 
     }
 }
 
-/* Trains @hp in @store from start to end (it must finish) and returns the run's uuid
- * (g_free): the reference a stopped and resumed run is compared with. */
-static char *
-run_straight_ (DinolabStore *store, const DinolabHparams *hp)
+/* The tests of stopping and resuming: run A (uuid ua in store sa) of the tiny
+ * hyperparameters went straight through from start to end; the test trains run B
+ * (ub, its own store sb, empty at first) with stops and resumes and compares the two. */
+typedef struct {
+    DinolabHparams hp;
+    DinolabStore  *sa, *sb;
+    char          *ua, *ub;
+} Straight;
+
+static void
+straight_setup_ (Straight *f, gconstpointer data G_GNUC_UNUSED)
 {
+    g_autofree char *db_a = new_db_path_ (), *db_b = new_db_path_ ();
     g_autoptr (GError) error = NULL;
-    g_autoptr (DinolabTrainer) t = dinolab_trainer_new (store, hp, NULL, &error);
+    g_autoptr (DinolabTrainer) t = NULL;
     Seen seen;
 
+    tiny_hparams_ (&f->hp, NULL);
+    f->sa = open_store_ (db_a);
+    f->sb = open_store_ (db_b);
+    t = dinolab_trainer_new (f->sa, &f->hp, NULL, &error);
     g_assert_no_error (error);
     seen_init_ (&seen);
     g_assert_cmpint (run_ (t, &seen, &error), ==, DINOLAB_TRAINER_STATUS_FINISHED);
     seen_clear_ (&seen);
-    return the_run_ (store);
+    f->ua = the_run_ (f->sa);
 }
 
 static void
-test_resume_bit_exact (void)
+straight_teardown_ (Straight *f, gconstpointer data G_GNUC_UNUSED)
 {
-    g_auto (DinolabHparams) hp = { 0 };
-    g_autofree char *db_a = new_db_path_ (), *db_b = new_db_path_ ();
-    g_autoptr (DinolabStore) sa = open_store_ (db_a);
-    g_autoptr (DinolabStore) sb = open_store_ (db_b);
-    g_autofree char *ua = NULL, *ub = NULL;
+    dinolab_hparams_clear (&f->hp);
+    g_clear_pointer (&f->sa, dinolab_store_close);
+    g_clear_pointer (&f->sb, dinolab_store_close);
+    g_clear_pointer (&f->ua, g_free);
+    g_clear_pointer (&f->ub, g_free);
+}
+
+static void
+test_resume_bit_exact (Straight *f, gconstpointer data G_GNUC_UNUSED)
+{
+    const DinolabHparams *hp = &f->hp;
+    DinolabStore *sa = f->sa, *sb = f->sb;
+    const char *ua = f->ua, *ub = NULL;
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) markers = NULL;
     Seen seen;
     gsize compared;
 
-    tiny_hparams_ (&hp, NULL);
-    ua = run_straight_ (sa, &hp);   // A: straight through
     // B: stopped in the middle of epoch 0 (after step 2), resumed, stopped in the middle of
     // epoch 1 (after step 6), resumed to the end
     {
-        g_autoptr (DinolabTrainer) t = dinolab_trainer_new (sb, &hp, NULL, &error);
+        g_autoptr (DinolabTrainer) t = dinolab_trainer_new (sb, hp, NULL, &error);
         g_autoptr (DinolabCheckpointInfo) c = NULL;
         g_autofree char *abs = NULL;
         g_auto (DinolabCheckpointMeta) meta = { 0 };
@@ -718,7 +736,7 @@ test_resume_bit_exact (void)
         g_assert_cmpint (((DinolabTrainerEvent *) seen.events->pdata[seen.events->len - 2])->kind, ==,
                          DINOLAB_TRAINER_EVENT_CHECKPOINT);
         seen_clear_ (&seen);
-        ub = the_run_ (sb);
+        ub = f->ub = the_run_ (sb);
         g_assert_cmpint (run_status_ (sb, ub), ==, DINOLAB_RUN_STATUS_STOPPED);
         // a stop mid-epoch writes a checkpoint of the position after the step
         c = dinolab_store_get_latest_checkpoint (sb, ub, &error);
@@ -785,20 +803,15 @@ test_resume_bit_exact (void)
  * end with the same numbers, bit for bit, as a run straight through. Past the end, the
  * run finishes. */
 static void
-test_stop_at (void)
+test_stop_at (Straight *f, gconstpointer data G_GNUC_UNUSED)
 {
-    g_auto (DinolabHparams) hp = { 0 };
-    g_autofree char *db_a = new_db_path_ (), *db_b = new_db_path_ ();
-    g_autoptr (DinolabStore) sa = open_store_ (db_a);
-    g_autoptr (DinolabStore) sb = open_store_ (db_b);
-    g_autofree char *ua = NULL, *ub = NULL;
+    DinolabStore *sa = f->sa, *sb = f->sb;
+    const char *ua = f->ua, *ub = NULL;
     g_autoptr (GError) error = NULL;
     DinolabTrainerOptions opts;
     Seen seen;
     const gint64 stops[] = { 3, 6, 1000 };
 
-    tiny_hparams_ (&hp, NULL);
-    ua = run_straight_ (sa, &hp);
     dinolab_trainer_options_init (&opts);
     for (guint k = 0; k < G_N_ELEMENTS (stops); k++) {
         g_autoptr (DinolabTrainer) t = NULL;
@@ -807,7 +820,7 @@ test_stop_at (void)
         gboolean past_end = k == G_N_ELEMENTS (stops) - 1;
 
         opts.stop_at_step = stops[k];
-        t = k == 0 ? dinolab_trainer_new (sb, &hp, &opts, &error)
+        t = k == 0 ? dinolab_trainer_new (sb, &f->hp, &opts, &error)
                    : dinolab_trainer_new_resume (sb, ub, NULL, &opts, &error);
         g_assert_no_error (error);
         seen_init_ (&seen);
@@ -816,7 +829,7 @@ test_stop_at (void)
         g_assert_no_error (error);
         seen_clear_ (&seen);
         if (ub == NULL)
-            ub = the_run_ (sb);
+            ub = f->ub = the_run_ (sb);
         if (past_end)
             break;
         c = dinolab_store_get_latest_checkpoint (sb, ub, &error);
@@ -844,28 +857,24 @@ test_stop_at (void)
  * skipped with a warning, the run goes on from the one before, and the numbers still
  * match a straight run. */
 static void
-test_resume_skips_damaged (void)
+test_resume_skips_damaged (Straight *f, gconstpointer data G_GNUC_UNUSED)
 {
-    g_auto (DinolabHparams) hp = { 0 };
-    g_autofree char *db_a = new_db_path_ (), *db_b = new_db_path_ ();
-    g_autoptr (DinolabStore) sa = open_store_ (db_a);
-    g_autoptr (DinolabStore) sb = open_store_ (db_b);
-    g_autofree char *ua = NULL, *ub = NULL, *abs = NULL;
+    DinolabStore *sa = f->sa, *sb = f->sb;
+    const char *ua = f->ua, *ub = NULL;
+    g_autofree char *abs = NULL;
     g_autoptr (GError) error = NULL;
     g_autoptr (DinolabCheckpointInfo) c = NULL;
     DinolabTrainerEvent *ev;
     Seen seen;
     FILE *fp;
 
-    tiny_hparams_ (&hp, NULL);
-    ua = run_straight_ (sa, &hp);
     {
-        g_autoptr (DinolabTrainer) t = dinolab_trainer_new (sb, &hp, NULL, &error);
+        g_autoptr (DinolabTrainer) t = dinolab_trainer_new (sb, &f->hp, NULL, &error);
         seen_init_ (&seen);
         seen.stop_after = 7;
         g_assert_cmpint (run_ (t, &seen, &error), ==, DINOLAB_TRAINER_STATUS_STOPPED);
         seen_clear_ (&seen);
-        ub = the_run_ (sb);
+        ub = f->ub = the_run_ (sb);
     }
     // flip one byte in the data of the newest checkpoint (step 8)
     c = dinolab_store_get_latest_checkpoint (sb, ub, &error);
@@ -1406,9 +1415,9 @@ main (int argc, char **argv)
     g_test_add_func ("/trainer/checkpoint-roundtrip", test_checkpoint_roundtrip);
     g_test_add_func ("/trainer/events-and-store", test_events_and_store);
     g_test_add_func ("/trainer/retention", test_retention);
-    g_test_add_func ("/trainer/resume-bit-exact", test_resume_bit_exact);
-    g_test_add_func ("/trainer/resume-skips-damaged", test_resume_skips_damaged);
-    g_test_add_func ("/trainer/stop-at", test_stop_at);
+    g_test_add ("/trainer/resume-bit-exact", Straight, NULL, straight_setup_, test_resume_bit_exact, straight_teardown_);
+    g_test_add ("/trainer/resume-skips-damaged", Straight, NULL, straight_setup_, test_resume_skips_damaged, straight_teardown_);
+    g_test_add ("/trainer/stop-at", Straight, NULL, straight_setup_, test_stop_at, straight_teardown_);
     g_test_add_func ("/trainer/pause", test_pause);
     g_test_add_func ("/trainer/divergence", test_divergence);
     g_test_add_func ("/trainer/unwritable-runs-folder", test_unwritable_runs_folder);

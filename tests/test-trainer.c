@@ -1141,6 +1141,71 @@ write_config_ (const char *name, const char *const *overrides)
     return path;
 }
 
+/* Runs the command line @argv (argv[0] is set here) and returns its exit status;
+ * *@err (g_free) receives its standard error. */
+static int
+run_cli_ (const char *cli, const char **argv, char **err)
+{
+    g_autoptr (GError) error = NULL;
+    gint rc;
+
+    argv[0] = cli;
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, err,
+                                 &rc, &error));
+    g_assert_no_error (error);
+    g_assert_true (WIFEXITED (rc));
+    g_test_message ("%s %s: exit %d, %s", argv[1], argv[2], WEXITSTATUS (rc), *err);
+    return WEXITSTATUS (rc);
+}
+
+/* train and resume --stop-at: a step count that is none, and a stop that would train
+ * nothing, end in one message each; a good one stops with a checkpoint there. */
+static void
+test_cli_stop_at (void)
+{
+    const char *cli = cli_ ();
+    g_autofree char *cfg = NULL, *db = new_db_path_ (), *uuid = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (DinolabStore) store = NULL;
+    g_autoptr (DinolabCheckpointInfo) ck = NULL;
+    const char *train[] = { NULL, "train", "--config", NULL, "--db", db, "--name", "cut", "--stop-at", NULL, NULL };
+    const char *resume[] = { NULL, "resume", "cut", "--db", db, "--stop-at", NULL, NULL };
+
+    if (cli == NULL)
+        return;
+    cfg = write_config_ ("stop-at.json", NULL);
+    train[3] = cfg;
+    {
+        g_autofree char *err = NULL;
+        train[9] = "0";
+        g_assert_cmpint (run_cli_ (cli, train, &err), ==, 2);
+        g_assert_nonnull (strstr (err, "--stop-at: 0 is not a step (>= 1)"));
+    }
+    {
+        g_autofree char *err = NULL;
+        train[9] = "3";
+        g_assert_cmpint (run_cli_ (cli, train, &err), ==, 0);
+    }
+    {
+        g_autofree char *err = NULL;
+        resume[6] = "2";
+        g_assert_cmpint (run_cli_ (cli, resume, &err), ==, 2);   /* invalid input, as a usage error */
+        g_assert_nonnull (strstr (err, "resumes from step 3: a stop at step 2 would train nothing"));
+        g_assert_null (strchr (strchr (err, '\n') + 1, '\n'));   /* one line */
+    }
+    {
+        g_autofree char *err = NULL;
+        resume[6] = "5";
+        g_assert_cmpint (run_cli_ (cli, resume, &err), ==, 0);
+    }
+    store = open_store_ (db);
+    uuid = the_run_ (store);
+    ck = dinolab_store_get_latest_checkpoint (store, uuid, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (ck->step, ==, 5);
+    g_assert_cmpint (run_status_ (store, uuid), ==, DINOLAB_RUN_STATUS_STOPPED);
+}
+
 static void
 test_sigkill (void)
 {
@@ -1422,6 +1487,7 @@ main (int argc, char **argv)
     g_test_add_func ("/trainer/divergence", test_divergence);
     g_test_add_func ("/trainer/unwritable-runs-folder", test_unwritable_runs_folder);
     g_test_add_func ("/trainer/fork-mismatch", test_fork_mismatch);
+    g_test_add_func ("/trainer/cli-stop-at", test_cli_stop_at);
     g_test_add_func ("/trainer/cli-sigkill", test_sigkill);
     g_test_add_func ("/trainer/cli-disk-full", test_disk_full);
     rc = g_test_run ();

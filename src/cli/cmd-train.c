@@ -187,6 +187,22 @@ out:
 
 /* The newest checkpoint of run @uuid whose file matches its recorded sha256, or NULL
  * (no error) when it has none. */
+/* --stop-at STEP of train and resume; -1 (the default) when not given. */
+#define STOP_AT_ENTRY(target)                                                                        \
+    { "stop-at", 0, 0, G_OPTION_ARG_INT64, (target), "Stop after this many steps of the run, with a "  \
+      "checkpoint, as Ctrl-C does; the schedules stay those of all the epochs, so the checkpoint "    \
+      "is the one the whole run passes through", "STEP" }
+
+/* TRUE when @stop_at is -1 (not given) or a step; else prints the usage message. */
+static gboolean
+stop_at_ok_ (const char *cmd, gint64 stop_at)
+{
+    if (stop_at == -1 || stop_at >= 1)
+        return TRUE;
+    cli_fail (cmd, CLI_EXIT_USAGE, "--stop-at: %" G_GINT64_FORMAT " is not a step (>= 1)", stop_at);
+    return FALSE;
+}
+
 static char *
 verified_checkpoint_ (DinolabStore *store, const char *uuid, GError **error)
 {
@@ -224,9 +240,7 @@ cmd_train (int argc, char **argv)
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per event on standard output", NULL },
         { "keep-last", 0, 0, G_OPTION_ARG_INT, &keep_last, "Keep the newest N checkpoints (default 3; "
           "also kept: the end of every 10th epoch), e.g. to evaluate the run at several times", "N" },
-        { "stop-at", 0, 0, G_OPTION_ARG_INT64, &stop_at, "Stop after this many steps of the run, with a "
-          "checkpoint, as Ctrl-C does; the schedules stay those of all the epochs, so the checkpoint "
-          "is the one the whole run passes through", "STEP" },
+        STOP_AT_ENTRY (&stop_at),
         { NULL }
     };
     const char *const dirs[] = { PKGDATADIR "/presets", SOURCE_DATADIR "/presets", NULL };
@@ -248,9 +262,8 @@ cmd_train (int argc, char **argv)
     if (keep_last < 0)
         return cli_fail ("train", CLI_EXIT_USAGE, "--keep-last: %d is not a number of checkpoints (>= 1)",
                          keep_last);
-    if (stop_at == 0 || stop_at < -1)
-        return cli_fail ("train", CLI_EXIT_USAGE, "--stop-at: %" G_GINT64_FORMAT " is not a step (>= 1)",
-                         stop_at);
+    if (!stop_at_ok_ ("train", stop_at))
+        return CLI_EXIT_USAGE;
 
     if (!(store = dinolab_store_open (db, &error)))
         return cli_fail_error ("train", CLI_EXIT_FAILURE, error);
@@ -298,9 +311,7 @@ cmd_resume (int argc, char **argv)
         { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "Run store (default: $DINOLAB_DB, else "
           "$XDG_DATA_HOME/dinolab/runs.db)", "PATH" },
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per event on standard output", NULL },
-        { "stop-at", 0, 0, G_OPTION_ARG_INT64, &stop_at, "Stop after this many steps of the run, with a "
-          "checkpoint, as Ctrl-C does; the schedules stay those of all the epochs, so the checkpoint "
-          "is the one the whole run passes through", "STEP" },
+        STOP_AT_ENTRY (&stop_at),
         { NULL }
     };
     g_autoptr (GOptionContext) ctx = g_option_context_new ("RUN");
@@ -319,9 +330,8 @@ cmd_resume (int argc, char **argv)
     if (argc != 2)
         return cli_fail ("resume", CLI_EXIT_USAGE, argc < 2 ? "which run? (see --help)"
                                                             : "one run at a time (see --help)");
-    if (stop_at == 0 || stop_at < -1)
-        return cli_fail ("resume", CLI_EXIT_USAGE, "--stop-at: %" G_GINT64_FORMAT " is not a step (>= 1)",
-                         stop_at);
+    if (!stop_at_ok_ ("resume", stop_at))
+        return CLI_EXIT_USAGE;
 
     if (!(store = dinolab_store_open (db, &error)))
         return cli_fail_error ("resume", CLI_EXIT_FAILURE, error);

@@ -836,7 +836,8 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
     /* Foreground pixels per patch; the map of a head that sees exactly the object. */
     for (gsize i = 0; i < n; i++) {
         int *c = count + i * (size_t) P;
-        double unused = 0.0;
+        long on_map = 0;
+        int kept_map;
 
         if (!foreground_ (ds, indices[i], size, fg_threshold, fg, error))
             return FALSE;
@@ -847,8 +848,10 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
             share[k] = (float) c[k];
             total[i] += c[k];
         }
-        dinolab_attention_mask (mask, share, P, fraction);
-        sum_map += jaccard_ (mask, fg, size, p, &unused);
+        kept_map = dinolab_attention_mask (mask, share, P, fraction);
+        for (int k = 0; k < P; k++)
+            on_map += mask[k] ? c[k] : 0;
+        sum_map += jaccard_of_counts_ (on_map, (long) kept_map * p * p, total[i]);
         cur += jaccard_of_counts_ (0, 0, total[i]) / (double) n;
 
         /* Of the masks of s patches, the s with the most foreground pixels meet the

@@ -1159,7 +1159,8 @@ run_cli_ (const char *cli, const char **argv, char **err)
 }
 
 /* train and resume --stop-at: a step count that is none, and a stop that would train
- * nothing, end in one message each; a good one stops with a checkpoint there. */
+ * nothing, end in one message each; a good one stops with a checkpoint there. resume
+ * --keep-last prunes as train's does (the store does not remember train's). */
 static void
 test_cli_stop_at (void)
 {
@@ -1169,7 +1170,8 @@ test_cli_stop_at (void)
     g_autoptr (DinolabStore) store = NULL;
     g_autoptr (DinolabCheckpointInfo) ck = NULL;
     const char *train[] = { NULL, "train", "--config", NULL, "--db", db, "--name", "cut", "--stop-at", NULL, NULL };
-    const char *resume[] = { NULL, "resume", "cut", "--db", db, "--stop-at", NULL, NULL };
+    const char *resume[] = { NULL, "resume", "cut", "--db", db, "--stop-at", NULL, NULL, NULL, NULL };
+    g_autoptr (GPtrArray) kept = NULL;
 
     if (cli == NULL)
         return;
@@ -1193,9 +1195,17 @@ test_cli_stop_at (void)
         g_assert_nonnull (strstr (err, "resumes from step 3: a stop at step 2 would train nothing"));
         g_assert_null (strchr (strchr (err, '\n') + 1, '\n'));   /* one line */
     }
+    resume[6] = "5";
+    resume[7] = "--keep-last";
     {
         g_autofree char *err = NULL;
-        resume[6] = "5";
+        resume[8] = "0";
+        g_assert_cmpint (run_cli_ (cli, resume, &err), ==, 2);
+        g_assert_nonnull (strstr (err, "--keep-last: 0 is not a number of checkpoints (>= 1)"));
+    }
+    {
+        g_autofree char *err = NULL;
+        resume[8] = "1";
         g_assert_cmpint (run_cli_ (cli, resume, &err), ==, 0);
     }
     store = open_store_ (db);
@@ -1204,6 +1214,9 @@ test_cli_stop_at (void)
     g_assert_no_error (error);
     g_assert_cmpint (ck->step, ==, 5);
     g_assert_cmpint (run_status_ (store, uuid), ==, DINOLAB_RUN_STATUS_STOPPED);
+    kept = dinolab_store_list_checkpoints (store, uuid, &error);   /* step 3's is gone */
+    g_assert_no_error (error);
+    g_assert_cmpuint (kept->len, ==, 1);
 }
 
 static void

@@ -185,8 +185,6 @@ out:
 // ----------------------------------------------------------------------------
 // train
 
-/* The newest checkpoint of run @uuid whose file matches its recorded sha256, or NULL
- * (no error) when it has none. */
 /* --stop-at STEP of train and resume; -1 (the default) when not given. */
 #define STOP_AT_ENTRY(target)                                                                        \
     { "stop-at", 0, 0, G_OPTION_ARG_INT64, (target), "Stop after this many steps of the run, with a "  \
@@ -203,6 +201,24 @@ stop_at_ok_ (const char *cmd, gint64 stop_at)
     return FALSE;
 }
 
+/* --keep-last N of train and resume; -1 (the default) leaves the trainer's own default. The
+ * store does not remember it, so a resumed run prunes as its resume says, not as its train did. */
+#define KEEP_LAST_ENTRY(target)                                                                      \
+    { "keep-last", 0, 0, G_OPTION_ARG_INT, (target), "Keep the newest N checkpoints (default 3; "     \
+      "also kept: the end of every 10th epoch), e.g. to evaluate the run at several times", "N" }
+
+/* TRUE when @keep_last is -1 (not given) or a count; else prints the usage message. */
+static gboolean
+keep_last_ok_ (const char *cmd, int keep_last)
+{
+    if (keep_last == -1 || keep_last >= 1)
+        return TRUE;
+    cli_fail (cmd, CLI_EXIT_USAGE, "--keep-last: %d is not a number of checkpoints (>= 1)", keep_last);
+    return FALSE;
+}
+
+/* The newest checkpoint of run @uuid whose file matches its recorded sha256, or NULL
+ * (no error) when it has none. */
 static char *
 verified_checkpoint_ (DinolabStore *store, const char *uuid, GError **error)
 {
@@ -226,7 +242,7 @@ cmd_train (int argc, char **argv)
     g_autofree char *preset = NULL, *config = NULL, *name = NULL, *db = NULL, *from = NULL;
     g_auto (GStrv) sets = NULL;
     gboolean json = FALSE;
-    int status = CLI_EXIT_OK, keep_last = 0;
+    int status = CLI_EXIT_OK, keep_last = -1;
     gint64 stop_at = -1;
     const GOptionEntry entries[] = {
         { "preset", 0, 0, G_OPTION_ARG_STRING, &preset, "Start from this preset (default: default)", "NAME" },
@@ -238,8 +254,7 @@ cmd_train (int argc, char **argv)
         { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "Run store (default: $DINOLAB_DB, else "
           "$XDG_DATA_HOME/dinolab/runs.db)", "PATH" },
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per event on standard output", NULL },
-        { "keep-last", 0, 0, G_OPTION_ARG_INT, &keep_last, "Keep the newest N checkpoints (default 3; "
-          "also kept: the end of every 10th epoch), e.g. to evaluate the run at several times", "N" },
+        KEEP_LAST_ENTRY (&keep_last),
         STOP_AT_ENTRY (&stop_at),
         { NULL }
     };
@@ -259,10 +274,7 @@ cmd_train (int argc, char **argv)
     if (from != NULL && preset != NULL)
         return cli_fail ("train", CLI_EXIT_USAGE, "--from and --preset both give the starting settings: "
                          "use one of them");
-    if (keep_last < 0)
-        return cli_fail ("train", CLI_EXIT_USAGE, "--keep-last: %d is not a number of checkpoints (>= 1)",
-                         keep_last);
-    if (!stop_at_ok_ ("train", stop_at))
+    if (!keep_last_ok_ ("train", keep_last) || !stop_at_ok_ ("train", stop_at))
         return CLI_EXIT_USAGE;
 
     if (!(store = dinolab_store_open (db, &error)))
@@ -287,7 +299,7 @@ cmd_train (int argc, char **argv)
     opts.name = name;
     opts.parent = parent;
     opts.init_checkpoint = init;
-    if (keep_last > 0)
+    if (keep_last != -1)
         opts.keep_last = keep_last;
     opts.stop_at_step = stop_at;
     if (!(trainer = dinolab_trainer_new (store, &hp, &opts, &error)))
@@ -304,6 +316,7 @@ cmd_resume (int argc, char **argv)
     g_autofree char *db = NULL;
     g_auto (GStrv) sets = NULL;
     gboolean json = FALSE;
+    int keep_last = -1;
     gint64 stop_at = -1;
     const GOptionEntry entries[] = {
         { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Change epochs, eval_every, "
@@ -311,6 +324,7 @@ cmd_resume (int argc, char **argv)
         { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "Run store (default: $DINOLAB_DB, else "
           "$XDG_DATA_HOME/dinolab/runs.db)", "PATH" },
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per event on standard output", NULL },
+        KEEP_LAST_ENTRY (&keep_last),
         STOP_AT_ENTRY (&stop_at),
         { NULL }
     };
@@ -330,12 +344,14 @@ cmd_resume (int argc, char **argv)
     if (argc != 2)
         return cli_fail ("resume", CLI_EXIT_USAGE, argc < 2 ? "which run? (see --help)"
                                                             : "one run at a time (see --help)");
-    if (!stop_at_ok_ ("resume", stop_at))
+    if (!keep_last_ok_ ("resume", keep_last) || !stop_at_ok_ ("resume", stop_at))
         return CLI_EXIT_USAGE;
 
     if (!(store = dinolab_store_open (db, &error)))
         return cli_fail_error ("resume", CLI_EXIT_FAILURE, error);
     dinolab_trainer_options_init (&opts);
+    if (keep_last != -1)
+        opts.keep_last = keep_last;
     opts.stop_at_step = stop_at;
     if (!(trainer = dinolab_trainer_new_resume (store, argv[1], (const char *const *) sets, &opts, &error)))
         return cli_fail_error ("resume", CLI_EXIT_FAILURE, error);

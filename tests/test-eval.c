@@ -845,7 +845,8 @@ test_jaccard (Fixture *f, gconstpointer data)
      * the best of them all */
     {
         const int largest = (int) ceil (fraction * P);
-        double ref_map, ref_best, ref_fixed, want_map = 0.0, want_best = 0.0, want_fixed = 0.0, best_all = 0.0;
+        double ref_map, ref_best, ref_fixed, ref_share, want_map = 0.0, want_best = 0.0, want_fixed = 0.0;
+        double best_all = 0.0, want_share = 0.0;
         guint8 fixed[16];
         int kept = 0;
         g_autofree long *cnt = g_new0 (long, n * P);
@@ -865,7 +866,7 @@ test_jaccard (Fixture *f, gconstpointer data)
             g_assert_cmpint (size, <=, largest);
         }
         g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, fraction, fg_above, &ref_map, &ref_best,
-                                                        &ref_fixed, fixed, &error));
+                                                        &ref_fixed, fixed, &ref_share, &error));
         g_assert_no_error (error);
         for (gsize i = 0; i < n; i++) {
             DinolabImage img = { 0 };
@@ -884,6 +885,7 @@ test_jaccard (Fixture *f, gconstpointer data)
             naive_mask_ (mask, a, P, fraction);
             count_pixels_ (mask, &img, S, p, fg_above, &inter, &uni, &in_m_total);
             want_map += (uni > 0 ? (double) inter / uni : 1.0) / n;
+            want_share += (double) tot[i] / (S * S) / n;
             dinolab_image_clear (&img);
         }
         for (guint bits = 1; bits < (1u << P); bits++) {
@@ -922,6 +924,8 @@ test_jaccard (Fixture *f, gconstpointer data)
                         ref_best, want_best, ref_fixed, want_fixed, best_all, kept, largest);
         g_assert_cmpfloat_with_epsilon (ref_map, want_map, 1e-12);
         g_assert_cmpfloat_with_epsilon (ref_best, want_best, 1e-12);
+        g_assert_cmpfloat_with_epsilon (ref_share, want_share, 1e-12);
+        g_assert_true (ref_share > 0.0 && ref_share < 1.0);
         g_assert_cmpint (kept, >=, 1);
         g_assert_cmpint (kept, <=, largest);
         g_assert_cmpfloat_with_epsilon (ref_fixed, want_fixed, 1e-12);
@@ -946,7 +950,7 @@ test_jaccard (Fixture *f, gconstpointer data)
         g_assert_nonnull (strstr (error->message, "multiple of the patch size 4"));
         g_clear_error (&error);
         g_assert_false (dinolab_eval_jaccard_references (ods, idx, 4, 4, fraction, 0, &ref_map, &ref_best, &ref_fixed,
-                                                         NULL, &error));
+                                                         NULL, NULL, &error));
         g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
     }
 }
@@ -1474,18 +1478,20 @@ test_cli_attention (Fixture *f, gconstpointer data)
     }
 
     /* 3. --eval --json: the engine's Jaccard figures for the model, and the references;
-     * the contact sheet is a PNG */
+     * the contact sheet is a PNG; --per-class: the same on each class's items, with the
+     * best head of all of them */
     {
         g_autofree char *sheet = g_build_filename (f->dir, "sheet.png", NULL);
         const char *args[] = { "attention", "--weights", f->model_path, "--dataset", f->train_spec, "--eval",
-                               "--sheet", sheet, "--json", NULL };
+                               "--sheet", sheet, "--per-class", "--json", NULL };
         g_autofree char *text = NULL;
         g_autoptr (JsonParser) parser = json_parser_new ();
         g_autofree gsize *idx = g_new (gsize, dinolab_dataset_get_size (ds));
         gsize n = dinolab_dataset_get_size (ds);
-        double per_head[2], mean_map, ref_map, ref_best, ref_fixed;
+        double per_head[2], mean_map, ref_map, ref_best, ref_fixed, share;
         JsonObject *o, *mo, *ro;
-        JsonArray *heads;
+        JsonArray *heads, *classes;
+        gint64 best, in_classes = 0;
 
         for (gsize i = 0; i < n; i++)
             idx[i] = i;
@@ -1499,7 +1505,7 @@ test_cli_attention (Fixture *f, gconstpointer data)
         g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0.6, 0, per_head, &mean_map, NULL, NULL,
                                                        NULL, &error));
         g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 0.6, 0, &ref_map, &ref_best, &ref_fixed,
-                                                        NULL, &error));
+                                                        NULL, NULL, &error));
         g_assert_no_error (error);
         heads = json_object_get_array_member (mo, "heads");
         g_assert_cmpint (json_array_get_length (heads), ==, 2);
@@ -1516,6 +1522,39 @@ test_cli_attention (Fixture *f, gconstpointer data)
         g_assert_cmpint (json_object_get_int_member (ro, "patches"), ==, 9);
         g_test_message ("attention --eval: best head %.4f, mean map %.4f, references %.4f %.4f %.4f",
                         MAX (per_head[0], per_head[1]), mean_map, ref_map, ref_best, ref_fixed);
+
+        best = json_object_get_int_member (mo, "best_head");
+        classes = json_object_get_array_member (o, "classes");
+        g_assert_cmpint (json_array_get_length (classes), >=, 2);
+        for (guint c = 0; c < json_array_get_length (classes); c++) {
+            JsonObject *co = json_array_get_object_element (classes, c);
+            JsonObject *cm = json_object_get_object_member (co, "model");
+            JsonObject *cr = json_object_get_object_member (co, "references");
+            gint64 label = json_object_get_int_member (co, "label");
+            gsize m_ = 0;
+
+            for (gsize i = 0; i < n; i++)
+                if (dinolab_dataset_get_label (ds, i) == label)
+                    idx[m_++] = i;
+            g_assert_cmpint (json_object_get_int_member (co, "images"), ==, (gint64) m_);
+            g_assert_cmpstr (json_object_get_string_member (co, "class"), ==,
+                             dinolab_dataset_get_class_name (ds, (guint) label));
+            in_classes += (gint64) m_;
+            g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, m_, 0.6, 0, per_head, &mean_map, NULL,
+                                                           NULL, NULL, &error));
+            g_assert_true (dinolab_eval_jaccard_references (ds, idx, m_, 4, 0.6, 0, &ref_map, &ref_best,
+                                                            &ref_fixed, NULL, &share, &error));
+            g_assert_no_error (error);
+            g_assert_cmpint (json_object_get_int_member (cm, "best_head"), ==, best);
+            g_assert_cmpfloat_with_epsilon (json_object_get_double_member (cm, "best_head_jaccard"),
+                                            per_head[best], 1e-12);
+            g_assert_cmpfloat_with_epsilon (json_object_get_double_member (cm, "mean_map_jaccard"), mean_map,
+                                            1e-12);
+            g_assert_cmpfloat_with_epsilon (json_object_get_double_member (cr, "foreground_map_jaccard"),
+                                            ref_map, 1e-12);
+            g_assert_cmpfloat_with_epsilon (json_object_get_double_member (cr, "object_share"), share, 1e-12);
+        }
+        g_assert_cmpint (in_classes, ==, (gint64) n);   /* every item in one class */
         {
             g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_file (sheet, &error);
             g_assert_no_error (error);

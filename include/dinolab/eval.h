@@ -254,6 +254,9 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
  * raises the mean most until none does, never above the largest size): how far the
  * object's usual place in the frame alone carries the measure. @fixed_mask_out (may
  * be NULL): caller-owned [(side / @patch_size)^2], receives that mask (1 = kept).
+ * @object_share (may be NULL): the mean share of an image's pixels that are
+ * foreground, how much of the frame the object fills (a flat map's mask covers
+ * ceil(@fraction * P) / P of it, so the fuller the frame, the better such a mask scores).
  * Costs one pass over the images, then grid cells x @n terms per greedy step. */
 gboolean dinolab_eval_jaccard_references (DinolabDataset *ds,
                                           const gsize    *indices,
@@ -265,6 +268,7 @@ gboolean dinolab_eval_jaccard_references (DinolabDataset *ds,
                                           double         *best_mask,
                                           double         *fixed_mask,
                                           guint8         *fixed_mask_out,
+                                          double         *object_share,
                                           GError        **error);
 
 // ----------------------------------------------------------------------------

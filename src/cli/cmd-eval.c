@@ -780,27 +780,110 @@ write_sheet_ (const char *path, DinolabDataset *ds, DinolabModel *trained, int b
     return ok;
 }
 
+/* One evaluation over a set of items: the model and the random ViT (rows[0], rows[1])
+ * and the references, which need no model. Zero it before jaccard_set_(). */
+typedef struct {
+    JaccardRow rows[2];
+    double     ref_map, ref_best, ref_fixed, object_share;
+    int        fixed_kept, P;
+    gsize      n;
+} JaccardSet;
+
+static void
+jaccard_set_clear_ (JaccardSet *s)
+{
+    for (int r = 0; r < 2; r++) {
+        g_free (s->rows[r].per_head);
+        g_free (s->rows[r].on_object);
+    }
+}
+
+/* Fills @s for items @idx[0 .. @n-1] of @ds. @best: the heads to report as best, the
+ * model's and the random ViT's (those chosen over the whole split), or NULL for each
+ * row's own. */
+static gboolean
+jaccard_set_ (JaccardSet *s, DinolabModel *const models[2], DinolabDataset *ds, const gsize *idx, gsize n,
+              double threshold, int fg, const int *best, GError **error)
+{
+    int p = dinolab_model_get_hparams (models[0])->patch_size, g;
+    g_autofree guint8 *fixed = NULL;
+
+    s->rows[0].label = "model";
+    s->rows[1].label = "random ViT";
+    s->n = n;
+    for (int r = 0; r < 2; r++) {
+        if (!jaccard_row_ (&s->rows[r], models[r], ds, idx, n, threshold, fg, error))
+            return FALSE;
+        if (best != NULL)
+            s->rows[r].best = best[r];
+    }
+    /* jaccard_row_ has checked that the images are square multiples of the patch */
+    g = dinolab_dataset_get_width (ds) / p;
+    s->P = g * g;
+    fixed = g_new0 (guint8, s->P);
+    if (!dinolab_eval_jaccard_references (ds, idx, n, p, threshold, fg, &s->ref_map, &s->ref_best, &s->ref_fixed,
+                                          fixed, &s->object_share, error))
+        return FALSE;
+    for (int k = 0; k < s->P; k++)
+        s->fixed_kept += fixed[k];
+    return TRUE;
+}
+
+/* @s as members of the JSON object being built: model, random_init and references. */
+static void
+jaccard_set_json_ (JsonBuilder *b, const JaccardSet *s, int NH)
+{
+    for (int r = 0; r < 2; r++) {
+        json_builder_set_member_name (b, r == 0 ? "model" : "random_init");
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "best_head");
+        json_builder_add_int_value (b, s->rows[r].best);
+        add_measure_json_ (b, "jaccard", "heads", s->rows[r].per_head, s->rows[r].mean_map, s->rows[r].best, NH);
+        add_measure_json_ (b, "on_object", "heads_on_object", s->rows[r].on_object,
+                           s->rows[r].mean_map_on_object, s->rows[r].best, NH);
+        json_builder_end_object (b);
+    }
+    json_builder_set_member_name (b, "references");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "foreground_map_jaccard");
+    json_builder_add_double_value (b, s->ref_map);
+    json_builder_set_member_name (b, "best_mask_jaccard");
+    json_builder_add_double_value (b, s->ref_best);
+    json_builder_set_member_name (b, "fixed_mask_jaccard");
+    json_builder_add_double_value (b, s->ref_fixed);
+    json_builder_set_member_name (b, "fixed_mask_patches");
+    json_builder_add_int_value (b, s->fixed_kept);
+    json_builder_set_member_name (b, "patches");
+    json_builder_add_int_value (b, s->P);
+    json_builder_set_member_name (b, "object_share");
+    json_builder_add_double_value (b, s->object_share);
+    json_builder_end_object (b);
+}
+
 /* `attention --eval`: the mean Jaccard index of each head's (and the mean map's)
- * threshold mask with the foreground, for the model and a random ViT of its shape. */
+ * threshold mask with the foreground, for the model and a random ViT of its shape;
+ * with @per_class, also over the items of each class, with the heads chosen on all. */
 static int
 attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 limit, double threshold,
-                 int fg, const char *sheet, gboolean json)
+                 int fg, const char *sheet, gboolean per_class, gboolean json)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (DinolabDataset) ds = NULL;
     g_autoptr (DinolabModel) random = NULL;
-    g_autofree gsize *idx = NULL;
+    g_autofree gsize *idx = NULL, *cidx = NULL;
     const DinolabHparams *hp = dinolab_model_get_hparams (lm->model);
-    JaccardRow rows[2] = { { .label = "model" }, { .label = "random ViT" } };
+    JaccardSet all = { 0 }, *classes = NULL;
     DinolabModel *models[2];
-    int NH = hp->num_heads, P = 0, fixed_kept = 0;
-    g_autofree guint8 *fixed = NULL;
-    double ref_map = 0.0, ref_best = 0.0, ref_fixed = 0.0;
+    int NH = hp->num_heads, best[2];
+    guint n_classes = 0;
     gsize n;
     int status = CLI_EXIT_OK;
 
     if (!(ds = dinolab_dataset_open (spec, split, &error)))
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    if (per_class && (n_classes = dinolab_dataset_get_n_classes (ds)) == 0)
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--per-class: %s has no labels",
+                         dinolab_dataset_get_description (ds));
     idx = pick_items_ (dinolab_dataset_get_size (ds), limit, &n);
     if (!(random = dinolab_model_new (hp, FALSE, &error)))
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
@@ -808,21 +891,25 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
     models[0] = lm->model;
     models[1] = random;
     dinolab_blas_set_threads (hp->threads);
-    for (int r = 0; r < 2 && status == CLI_EXIT_OK; r++)
-        if (!jaccard_row_ (&rows[r], models[r], ds, idx, n, threshold, fg, &error))
+    if (!jaccard_set_ (&all, models, ds, idx, n, threshold, fg, NULL, &error))
+        status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    best[0] = all.rows[0].best;
+    best[1] = all.rows[1].best;
+
+    /* each class over its own items, the same heads as on all of them */
+    classes = g_new0 (JaccardSet, n_classes);
+    cidx = g_new (gsize, n);
+    for (guint c = 0; c < n_classes && status == CLI_EXIT_OK; c++) {
+        gsize m = 0;
+        for (gsize i = 0; i < n; i++)
+            if (dinolab_dataset_get_label (ds, idx[i]) == (int) c)
+                cidx[m++] = idx[i];
+        if (m > 0 && !jaccard_set_ (&classes[c], models, ds, cidx, m, threshold, fg, best, &error))
             status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
-    if (status == CLI_EXIT_OK) {
-        /* jaccard_row_ has checked that the images are square multiples of the patch */
-        int g = dinolab_dataset_get_width (ds) / hp->patch_size;
-        P = g * g;
-        fixed = g_new0 (guint8, P);
-        if (!dinolab_eval_jaccard_references (ds, idx, n, hp->patch_size, threshold, fg, &ref_map, &ref_best,
-                                              &ref_fixed, fixed, &error))
-            status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
-        for (int k = 0; k < P; k++)
-            fixed_kept += fixed[k];
     }
+
     if (status == CLI_EXIT_OK && sheet != NULL) {
+        const JaccardRow *rows = all.rows;
         g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head: left the model "
                                                   "(Jaccard %.3f, %.0f %% on the object), right a random ViT "
                                                   "(%.3f, %.0f %%)", threshold, rows[0].per_head[rows[0].best],
@@ -849,29 +936,25 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         json_builder_add_double_value (b, threshold);
         json_builder_set_member_name (b, "foreground_above");
         json_builder_add_int_value (b, fg);
-        for (int r = 0; r < 2; r++) {
-            json_builder_set_member_name (b, r == 0 ? "model" : "random_init");
-            json_builder_begin_object (b);
-            json_builder_set_member_name (b, "best_head");
-            json_builder_add_int_value (b, rows[r].best);
-            add_measure_json_ (b, "jaccard", "heads", rows[r].per_head, rows[r].mean_map, rows[r].best, NH);
-            add_measure_json_ (b, "on_object", "heads_on_object", rows[r].on_object,
-                               rows[r].mean_map_on_object, rows[r].best, NH);
-            json_builder_end_object (b);
+        jaccard_set_json_ (b, &all, NH);
+        if (per_class) {
+            json_builder_set_member_name (b, "classes");
+            json_builder_begin_array (b);
+            for (guint c = 0; c < n_classes; c++) {
+                if (classes[c].n == 0)
+                    continue;
+                json_builder_begin_object (b);
+                json_builder_set_member_name (b, "label");
+                json_builder_add_int_value (b, c);
+                json_builder_set_member_name (b, "class");
+                json_builder_add_string_value (b, dinolab_dataset_get_class_name (ds, c));
+                json_builder_set_member_name (b, "images");
+                json_builder_add_int_value (b, (gint64) classes[c].n);
+                jaccard_set_json_ (b, &classes[c], NH);
+                json_builder_end_object (b);
+            }
+            json_builder_end_array (b);
         }
-        json_builder_set_member_name (b, "references");
-        json_builder_begin_object (b);
-        json_builder_set_member_name (b, "foreground_map_jaccard");
-        json_builder_add_double_value (b, ref_map);
-        json_builder_set_member_name (b, "best_mask_jaccard");
-        json_builder_add_double_value (b, ref_best);
-        json_builder_set_member_name (b, "fixed_mask_jaccard");
-        json_builder_add_double_value (b, ref_fixed);
-        json_builder_set_member_name (b, "fixed_mask_patches");
-        json_builder_add_int_value (b, fixed_kept);
-        json_builder_set_member_name (b, "patches");
-        json_builder_add_int_value (b, P);
-        json_builder_end_object (b);
         json_builder_end_object (b);
         root = json_builder_get_root (b);
         json_generator_set_root (gen, root);
@@ -879,38 +962,55 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         text = json_generator_to_data (gen, NULL);
         printf ("%s\n", text);
     } else if (status == CLI_EXIT_OK) {
+        const JaccardRow *rows = all.rows;
         printf ("Jaccard index of the %g-mass attention masks (DINO.md 7) with the foreground (pixels "
                 "> %d)\nof %s: %" G_GSIZE_FORMAT " images; model %s\n", threshold, fg,
                 dinolab_dataset_get_description (ds), n, lm->source);
         printf ("  %-12s %-16s %9s  %s\n", "Jaccard", "best head", "mean map", "every head");
         for (int r = 0; r < 2; r++) {
-            g_autofree char *best = g_strdup_printf ("%.3f (head %d)", rows[r].per_head[rows[r].best], rows[r].best);
-            printf ("  %-12s %-16s %9.3f ", rows[r].label, best, rows[r].mean_map);
+            g_autofree char *b = g_strdup_printf ("%.3f (head %d)", rows[r].per_head[rows[r].best], rows[r].best);
+            printf ("  %-12s %-16s %9.3f ", rows[r].label, b, rows[r].mean_map);
             for (int h = 0; h < NH; h++)
                 printf (" %.3f", rows[r].per_head[h]);
             printf ("   (%.1f s)\n", rows[r].seconds);
         }
-        printf ("  references without a model, on the same grid (the measure's scale on these images):\n"
+        printf ("  references without a model, on the same grid (the measure's scale on these images,\n"
+                "  whose objects fill %.0f %% of the frame on average):\n"
                 "  %-29s %9.3f  a head that sees the whole object and nothing else\n"
                 "  %-29s %9.3f  the ceiling: for each image the best of the masks a threshold can make\n"
                 "  %-29s %9.3f  the same %d of %d patches for every image, the best such mask\n",
-                "the foreground as the map", ref_map, "the best mask for each image", ref_best,
-                "one mask for every image", ref_fixed, fixed_kept, P);
+                100.0 * all.object_share, "the foreground as the map", all.ref_map, "the best mask for each image",
+                all.ref_best, "one mask for every image", all.ref_fixed, all.fixed_kept, all.P);
         printf ("share of the mask on the object, |M & F| / |M|:\n");
         for (int r = 0; r < 2; r++) {
-            g_autofree char *best = g_strdup_printf ("%.3f (head %d)", rows[r].on_object[rows[r].best], rows[r].best);
-            printf ("  %-12s %-16s %9.3f ", rows[r].label, best, rows[r].mean_map_on_object);
+            g_autofree char *b = g_strdup_printf ("%.3f (head %d)", rows[r].on_object[rows[r].best], rows[r].best);
+            printf ("  %-12s %-16s %9.3f ", rows[r].label, b, rows[r].mean_map_on_object);
             for (int h = 0; h < NH; h++)
                 printf (" %.3f", rows[r].on_object[h]);
             printf ("\n");
         }
+        if (per_class) {
+            printf ("by class (Jaccard; the best heads as above: model head %d, random ViT head %d):\n", best[0],
+                    best[1]);
+            printf ("  %-14s %6s %6s %8s %9s %11s %10s %9s\n", "class", "images", "object", "model", "mean map",
+                    "random ViT", "foreground", "one mask");
+            for (guint c = 0; c < n_classes; c++) {
+                const JaccardSet *k = &classes[c];
+                if (k->n == 0)
+                    continue;
+                printf ("  %-14s %6" G_GSIZE_FORMAT " %4.0f %% %8.3f %9.3f %11.3f %10.3f %9.3f\n",
+                        dinolab_dataset_get_class_name (ds, c), k->n, 100.0 * k->object_share,
+                        k->rows[0].per_head[best[0]], k->rows[0].mean_map, k->rows[1].per_head[best[1]],
+                        k->ref_map, k->ref_fixed);
+            }
+        }
         if (sheet != NULL)
             printf ("  wrote %s\n", sheet);
     }
-    for (int r = 0; r < 2; r++) {
-        g_free (rows[r].per_head);
-        g_free (rows[r].on_object);
-    }
+    jaccard_set_clear_ (&all);
+    for (guint c = 0; c < n_classes; c++)
+        jaccard_set_clear_ (&classes[c]);
+    g_free (classes);
     return status;
 }
 
@@ -926,7 +1026,7 @@ cmd_attention (int argc, char **argv)
     gint64 checkpoint = -1, index = -1, limit = 0;
     int size = 0, zoom = 0, threads = -1, fg = 0, status = CLI_EXIT_OK;
     double threshold = 0.6;
-    gboolean student = FALSE, json = FALSE, eval = FALSE;
+    gboolean student = FALSE, json = FALSE, eval = FALSE, per_class = FALSE;
     const GOptionEntry entries[] = {
         { "run", 0, 0, G_OPTION_ARG_STRING, &run, "A run of the store (name, uuid or uuid prefix)", "RUN" },
         { "checkpoint", 0, 0, G_OPTION_ARG_INT64, &checkpoint, "The run's checkpoint at this step (default: the latest)", "STEP" },
@@ -948,6 +1048,7 @@ cmd_attention (int argc, char **argv)
         { "limit", 0, 0, G_OPTION_ARG_INT64, &limit, "--eval: a fixed random subset of N items (default: all)", "N" },
         { "foreground", 0, 0, G_OPTION_ARG_INT, &fg, "--eval: foreground pixels are brighter than this, 0..254 (default 0: non-black)", "V" },
         { "sheet", 0, 0, G_OPTION_ARG_FILENAME, &sheet, "--eval: also draw a contact sheet of 16 items with the best head's mask", "FILE.png" },
+        { "per-class", 0, 0, G_OPTION_ARG_NONE, &per_class, "--eval: also each class on its own, with the heads chosen on all items", NULL },
         { NULL }
     };
     g_autoptr (GError) error = NULL;
@@ -992,8 +1093,8 @@ cmd_attention (int argc, char **argv)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--split: '%s' is not 'train' or 'test'", split_s);
     if (!(threshold > 0.0 && threshold <= 1.0))
         return cli_fail ("attention", CLI_EXIT_USAGE, "--threshold: %g is outside (0, 1]", threshold);
-    if (!eval && (limit != 0 || fg != 0 || sheet != NULL))
-        return cli_fail ("attention", CLI_EXIT_USAGE, "--limit, --foreground and --sheet go with --eval");
+    if (!eval && (limit != 0 || fg != 0 || sheet != NULL || per_class))
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--limit, --foreground, --sheet and --per-class go with --eval");
     if (eval) {
         if (image != NULL || index >= 0 || out != NULL || size != 0 || zoom != 0)
             return cli_fail ("attention", CLI_EXIT_USAGE, "--eval takes a whole split: no --image, --index, "
@@ -1003,7 +1104,7 @@ cmd_attention (int argc, char **argv)
         if (!load_backbone_ (&lm, weights, run, checkpoint, db, student, sets, threads, &error))
             return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
         return attention_eval_ (&lm, spec_opt != NULL ? spec_opt : dinolab_model_get_hparams (lm.model)->dataset,
-                                split, limit, threshold, fg, sheet, json);
+                                split, limit, threshold, fg, sheet, per_class, json);
     }
     if ((image != NULL) == (index >= 0))
         return cli_fail ("attention", CLI_EXIT_USAGE, "give either --image PATH or --index I (with --dataset) (see --help)");

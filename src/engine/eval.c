@@ -797,6 +797,7 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
                                  double         *best_mask,
                                  double         *fixed_mask,
                                  guint8         *fixed_mask_out,
+                                 double         *object_share,
                                  GError        **error)
 {
     const int p = patch_size;
@@ -805,7 +806,7 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
     g_autofree float *share = NULL;
     g_autofree int *count = NULL, *sorted = NULL;
     g_autofree long *total = NULL, *inter = NULL;
-    double sum_map = 0.0, sum_best = 0.0, cur = 0.0;
+    double sum_map = 0.0, sum_best = 0.0, sum_share = 0.0, cur = 0.0;
     long area = 0;
 
     g_return_val_if_fail (ds != NULL && indices != NULL && n > 0, FALSE);
@@ -852,6 +853,7 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
         for (int k = 0; k < P; k++)
             on_map += mask[k] ? c[k] : 0;
         sum_map += jaccard_of_counts_ (on_map, (long) kept_map * p * p, total[i]);
+        sum_share += (double) total[i] / ((double) size * size);
         cur += jaccard_of_counts_ (0, 0, total[i]) / (double) n;
 
         /* Of the masks of s patches, the s with the most foreground pixels meet the
@@ -871,6 +873,8 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
     }
     *foreground_map = sum_map / (double) n;
     *best_mask = sum_best / (double) n;
+    if (object_share != NULL)
+        *object_share = sum_share / (double) n;
 
     /* The best mask for all items, greedily from the empty one: toggle the patch that
      * raises the mean Jaccard most (the lowest index among equals) until none does,

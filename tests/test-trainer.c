@@ -1142,16 +1142,17 @@ write_config_ (const char *name, const char *const *overrides)
 }
 
 /* Runs the command line @argv (argv[0] is set here) and returns its exit status;
- * *@err (g_free) receives its standard error. */
+ * *@out (g_free; NULL: thrown away) receives its standard output, *@err its standard
+ * error. */
 static int
-run_cli_ (const char *cli, const char **argv, char **err)
+run_cli_ (const char *cli, const char **argv, char **out, char **err)
 {
     g_autoptr (GError) error = NULL;
     gint rc;
 
     argv[0] = cli;
-    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, err,
-                                 &rc, &error));
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, out ? 0 : G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                 out, err, &rc, &error));
     g_assert_no_error (error);
     g_assert_true (WIFEXITED (rc));
     g_test_message ("%s %s: exit %d, %s", argv[1], argv[2], WEXITSTATUS (rc), *err);
@@ -1180,18 +1181,18 @@ test_cli_stop_at (void)
     {
         g_autofree char *err = NULL;
         train[9] = "0";
-        g_assert_cmpint (run_cli_ (cli, train, &err), ==, 2);
+        g_assert_cmpint (run_cli_ (cli, train, NULL, &err), ==, 2);
         g_assert_nonnull (strstr (err, "--stop-at: 0 is not a step (>= 1)"));
     }
     {
         g_autofree char *err = NULL;
         train[9] = "3";
-        g_assert_cmpint (run_cli_ (cli, train, &err), ==, 0);
+        g_assert_cmpint (run_cli_ (cli, train, NULL, &err), ==, 0);
     }
     {
         g_autofree char *err = NULL;
         resume[6] = "2";
-        g_assert_cmpint (run_cli_ (cli, resume, &err), ==, 2);   /* invalid input, as a usage error */
+        g_assert_cmpint (run_cli_ (cli, resume, NULL, &err), ==, 2);   /* invalid input, as a usage error */
         g_assert_nonnull (strstr (err, "resumes from step 3: a stop at step 2 would train nothing"));
         g_assert_null (strchr (strchr (err, '\n') + 1, '\n'));   /* one line */
     }
@@ -1200,13 +1201,17 @@ test_cli_stop_at (void)
     {
         g_autofree char *err = NULL;
         resume[8] = "0";
-        g_assert_cmpint (run_cli_ (cli, resume, &err), ==, 2);
+        g_assert_cmpint (run_cli_ (cli, resume, NULL, &err), ==, 2);
         g_assert_nonnull (strstr (err, "--keep-last: 0 is not a number of checkpoints (>= 1)"));
     }
     {
-        g_autofree char *err = NULL;
+        g_autofree char *out = NULL, *err = NULL, *hint = NULL;
         resume[8] = "1";
-        g_assert_cmpint (run_cli_ (cli, resume, &err), ==, 0);
+        g_assert_cmpint (run_cli_ (cli, resume, &out, &err), ==, 0);
+        /* the run does not remember --keep-last: the hint to resume it again repeats it */
+        hint = g_strdup_printf (" --db %s --keep-last 1\n", db);
+        g_assert_nonnull (strstr (out, "continue it with: dinolab-cli resume "));
+        g_assert_true (g_str_has_suffix (out, hint));
     }
     store = open_store_ (db);
     uuid = the_run_ (store);

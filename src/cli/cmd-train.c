@@ -32,6 +32,7 @@
 typedef struct {
     const char     *cmd;
     const char     *db;             /* --db as given, for the resume hint */
+    int             keep_last;      /* --keep-last as given (-1: not), for the resume hint */
     GMainLoop      *loop;
     DinolabStore   *store;
     DinolabTrainer *trainer;
@@ -93,10 +94,11 @@ on_signal_ (gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Runs @trainer to its end with the progress display and signal handling. Returns the
- * exit status. */
+/* Runs @trainer to its end with the progress display and signal handling; @db and
+ * @keep_last (-1: not given) as given, for the hint that says how to resume. Returns
+ * the exit status. */
 static int
-run_session_ (const char *cmd, const char *db, DinolabStore *store, DinolabTrainer *trainer,
+run_session_ (const char *cmd, const char *db, int keep_last, DinolabStore *store, DinolabTrainer *trainer,
               gboolean json)
 {
     Session s = { 0 };
@@ -107,6 +109,7 @@ run_session_ (const char *cmd, const char *db, DinolabStore *store, DinolabTrain
 
     s.cmd = cmd;
     s.db = db;
+    s.keep_last = keep_last;
     s.store = store;
     s.trainer = trainer;
     s.loop = g_main_loop_new (NULL, FALSE);
@@ -148,9 +151,12 @@ run_session_ (const char *cmd, const char *db, DinolabStore *store, DinolabTrain
                     status == DINOLAB_TRAINER_STATUS_FINISHED ? "finished" : "stopped",
                     s.last_step + 1, s.last_epoch + 1, dinolab_trainer_get_hparams (trainer)->epochs,
                     info->last_loss, info->last_teacher_entropy, info->last_kl, knn);
-            if (status == DINOLAB_TRAINER_STATUS_STOPPED)
-                printf ("continue it with: dinolab-cli resume %.8s%s%s\n", info->uuid,
-                        s.db ? " --db " : "", s.db ? s.db : "");
+            if (status == DINOLAB_TRAINER_STATUS_STOPPED) {
+                g_autofree char *keep = s.keep_last != -1 ? g_strdup_printf (" --keep-last %d", s.keep_last)
+                                                          : g_strdup ("");
+                printf ("continue it with: dinolab-cli resume %.8s%s%s%s\n", info->uuid,
+                        s.db ? " --db " : "", s.db ? s.db : "", keep);
+            }
         }
         if (error != NULL)
             rc = cli_fail_error (cmd, CLI_EXIT_FAILURE, error);
@@ -304,7 +310,7 @@ cmd_train (int argc, char **argv)
     opts.stop_at_step = stop_at;
     if (!(trainer = dinolab_trainer_new (store, &hp, &opts, &error)))
         return cli_fail_error ("train", CLI_EXIT_USAGE, error);
-    return run_session_ ("train", db, store, trainer, json);
+    return run_session_ ("train", db, keep_last, store, trainer, json);
 }
 
 // ----------------------------------------------------------------------------
@@ -355,5 +361,5 @@ cmd_resume (int argc, char **argv)
     opts.stop_at_step = stop_at;
     if (!(trainer = dinolab_trainer_new_resume (store, argv[1], (const char *const *) sets, &opts, &error)))
         return cli_fail_error ("resume", CLI_EXIT_FAILURE, error);
-    return run_session_ ("resume", db, store, trainer, json);
+    return run_session_ ("resume", db, keep_last, store, trainer, json);
 }

@@ -882,7 +882,7 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
     if (!(ds = dinolab_dataset_open (spec, split, &error)))
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     if (per_class && (n_classes = dinolab_dataset_get_n_classes (ds)) == 0)
-        return cli_fail ("attention", CLI_EXIT_USAGE, "--per-class: %s has no labels",
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--per-class: the dataset has no labels (%s)",
                          dinolab_dataset_get_description (ds));
     idx = pick_items_ (dinolab_dataset_get_size (ds), limit, &n);
     if (!(random = dinolab_model_new (hp, FALSE, &error)))

@@ -760,16 +760,18 @@ naive_mask_ (guint8 *mask, const double *a, int P, double fraction)
     g_free (used);
 }
 
-/* Pixels of the grey S x S image @img counted one by one against the patch mask @mask
- * (patches p x p, the foreground brighter than @fg_above): *@inter += |M & F|,
- * *@uni += |M | F|, *@in_mask += |M|. */
+/* Pixels of the grey S x S image @img, seen as a view of side V = k S (each image pixel
+ * a k x k block), counted one by one against the patch mask @mask (patches p x p of the
+ * view, the foreground brighter than @fg_above): *@inter += |M & F|, *@uni += |M | F|,
+ * *@in_mask += |M|. */
 static void
-count_pixels_ (const guint8 *mask, const DinolabImage *img, int S, int p, int fg_above, long *inter,
+count_pixels_ (const guint8 *mask, const DinolabImage *img, int S, int V, int p, int fg_above, long *inter,
                long *uni, long *in_mask)
 {
-    for (int y = 0; y < S; y++)
-        for (int x = 0; x < S; x++) {
-            gboolean in_m = mask[(y / p) * (S / p) + x / p], in_f = img->pixels[y * S + x] > fg_above;
+    for (int y = 0; y < V; y++)
+        for (int x = 0; x < V; x++) {
+            gboolean in_m = mask[(y / p) * (V / p) + x / p];
+            gboolean in_f = img->pixels[(y / (V / S)) * S + x / (V / S)] > fg_above;
             *inter += in_m && in_f;
             *uni += in_m || in_f;
             *in_mask += in_m;
@@ -795,7 +797,7 @@ test_jaccard (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     for (gsize i = 0; i < n; i++)
         idx[i] = i;
-    g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, fraction, fg_above, per_head, &mean_map,
+    g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0, fraction, fg_above, per_head, &mean_map,
                                                    on, &on_mean, NULL, &error));
     g_assert_no_error (error);
 
@@ -815,7 +817,7 @@ test_jaccard (Fixture *f, gconstpointer data)
                     mean[k] += a[k] / NH;
             }
             naive_mask_ (mask, a, P, fraction);
-            count_pixels_ (mask, &img, S, p, fg_above, &inter, &uni, &in_m_total);
+            count_pixels_ (mask, &img, S, S, p, fg_above, &inter, &uni, &in_m_total);
             if (h < NH) {
                 want[h] += (double) inter / uni / n;
                 want_on[h] += (double) inter / in_m_total / n;
@@ -865,7 +867,7 @@ test_jaccard (Fixture *f, gconstpointer data)
                 size += mask[k];
             g_assert_cmpint (size, <=, largest);
         }
-        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, fraction, fg_above, &ref_map, &ref_best,
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, 0, fraction, fg_above, &ref_map, &ref_best,
                                                         &ref_fixed, fixed, &ref_share, &error));
         g_assert_no_error (error);
         for (gsize i = 0; i < n; i++) {
@@ -883,7 +885,7 @@ test_jaccard (Fixture *f, gconstpointer data)
             for (int k = 0; k < P; k++)
                 a[k] = (double) cnt[i * P + k];
             naive_mask_ (mask, a, P, fraction);
-            count_pixels_ (mask, &img, S, p, fg_above, &inter, &uni, &in_m_total);
+            count_pixels_ (mask, &img, S, S, p, fg_above, &inter, &uni, &in_m_total);
             want_map += (uni > 0 ? (double) inter / uni : 1.0) / n;
             want_share += (double) tot[i] / (S * S) / n;
             dinolab_image_clear (&img);
@@ -943,15 +945,83 @@ test_jaccard (Fixture *f, gconstpointer data)
         g_autoptr (DinolabDataset) ods = dinolab_dataset_open (odd, DINOLAB_SPLIT_TRAIN, &error);
         double ref_map, ref_best, ref_fixed;
         g_assert_no_error (error);
-        g_assert_false (dinolab_eval_attention_jaccard (m, ods, idx, 4, fraction, 0, per_head, &mean_map,
+        g_assert_false (dinolab_eval_attention_jaccard (m, ods, idx, 4, 0, fraction, 0, per_head, &mean_map,
                                                         NULL, NULL, NULL, &error));
         g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
         g_test_message ("%s", error->message);
         g_assert_nonnull (strstr (error->message, "multiple of the patch size 4"));
         g_clear_error (&error);
-        g_assert_false (dinolab_eval_jaccard_references (ods, idx, 4, 4, fraction, 0, &ref_map, &ref_best, &ref_fixed,
+        g_assert_false (dinolab_eval_jaccard_references (ods, idx, 4, 4, 0, fraction, 0, &ref_map, &ref_best, &ref_fixed,
                                                          NULL, NULL, &error));
         g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+        g_clear_error (&error);
+        /* ... but their views can be: 10x10 images seen at 12x12 */
+        g_assert_true (dinolab_eval_attention_jaccard (m, ods, idx, 4, 12, fraction, 0, per_head, &mean_map,
+                                                       NULL, NULL, NULL, &error));
+        g_assert_no_error (error);
+        g_assert_true (dinolab_eval_jaccard_references (ods, idx, 4, 4, 12, fraction, 0, &ref_map, &ref_best,
+                                                        &ref_fixed, NULL, NULL, &error));
+        g_assert_no_error (error);
+        g_assert_false (dinolab_eval_attention_jaccard (m, ds, idx, 4, 2 * S + 2, fraction, 0, per_head,
+                                                        &mean_map, NULL, NULL, NULL, &error));
+        g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+        g_assert_nonnull (strstr (error->message, "view 26"));
+        g_clear_error (&error);
+    }
+
+    /* a view twice the images' side (as visualize_attention.py's --image_size): the
+     * attention of that view, its finer grid, and the foreground scaled by 2, by hand */
+    {
+        const int V = 2 * S, P2 = (V / p) * (V / p);
+        g_autofree float *att2 = g_new (float, n * NH * P2);
+        g_autofree double *a = g_new (double, P2);
+        g_autofree guint8 *mask = g_new (guint8, P2);
+        g_autofree long *cnt = g_new (long, P2);
+        double want_head[2] = { 0, 0 }, want_map = 0.0, ref_map, ref_best, ref_fixed, share, share1;
+        double ref1_map, ref1_best, ref1_fixed;
+
+        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, V, fraction, fg_above, per_head,
+                                                       &mean_map, NULL, NULL, NULL, &error));
+        g_assert_no_error (error);
+        g_assert_true (dinolab_eval_attention (m, ds, idx, n, V, att2, NULL, &error));
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, V, fraction, fg_above, &ref_map, &ref_best,
+                                                        &ref_fixed, NULL, &share, &error));
+        g_assert_no_error (error);
+        for (gsize i = 0; i < n; i++) {
+            DinolabImage img = { 0 };
+            long inter = 0, uni = 0, in_m_total = 0;
+            g_assert_true (dinolab_dataset_get_image (ds, i, &img, &error));
+            for (int h = 0; h < NH; h++) {
+                for (int k = 0; k < P2; k++)
+                    a[k] = att2[(i * NH + h) * P2 + k];
+                naive_mask_ (mask, a, P2, fraction);
+                inter = uni = in_m_total = 0;
+                count_pixels_ (mask, &img, S, V, p, fg_above, &inter, &uni, &in_m_total);
+                want_head[h] += (double) inter / uni / n;
+            }
+            memset (cnt, 0, (size_t) P2 * sizeof *cnt);
+            for (int y = 0; y < V; y++)
+                for (int x = 0; x < V; x++)
+                    cnt[(y / p) * (V / p) + x / p] += img.pixels[(y / 2) * S + x / 2] > fg_above;
+            for (int k = 0; k < P2; k++)
+                a[k] = (double) cnt[k];
+            naive_mask_ (mask, a, P2, fraction);
+            inter = uni = in_m_total = 0;
+            count_pixels_ (mask, &img, S, V, p, fg_above, &inter, &uni, &in_m_total);
+            want_map += (uni > 0 ? (double) inter / uni : 1.0) / n;
+            dinolab_image_clear (&img);
+        }
+        g_test_message ("at %dx%d: Jaccard per head %.4f %.4f (by hand %.4f %.4f), foreground map %.4f (%.4f)",
+                        V, V, per_head[0], per_head[1], want_head[0], want_head[1], ref_map, want_map);
+        for (int h = 0; h < NH; h++)
+            g_assert_cmpfloat_with_epsilon (per_head[h], want_head[h], 1e-12);
+        g_assert_cmpfloat_with_epsilon (ref_map, want_map, 1e-12);
+        /* the object fills the same share of a view scaled by a whole factor */
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, 0, fraction, fg_above, &ref1_map,
+                                                        &ref1_best, &ref1_fixed, NULL, &share1, &error));
+        g_assert_cmpfloat_with_epsilon (share, share1, 1e-12);
+        g_assert_cmpfloat (ref_best, >=, ref_map - 1e-12);
+        g_assert_cmpfloat (ref_best, >=, ref_fixed - 1e-12);
     }
 }
 
@@ -1502,9 +1572,9 @@ test_cli_attention (Fixture *f, gconstpointer data)
         mo = json_object_get_object_member (o, "model");
         ro = json_object_get_object_member (o, "references");
         g_assert_true (json_object_has_member (o, "random_init"));
-        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0.6, 0, per_head, &mean_map, NULL, NULL,
+        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0, 0.6, 0, per_head, &mean_map, NULL, NULL,
                                                        NULL, &error));
-        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 0.6, 0, &ref_map, &ref_best, &ref_fixed,
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 0, 0.6, 0, &ref_map, &ref_best, &ref_fixed,
                                                         NULL, NULL, &error));
         g_assert_no_error (error);
         heads = json_object_get_array_member (mo, "heads");
@@ -1540,9 +1610,9 @@ test_cli_attention (Fixture *f, gconstpointer data)
             g_assert_cmpstr (json_object_get_string_member (co, "class"), ==,
                              dinolab_dataset_get_class_name (ds, (guint) label));
             in_classes += (gint64) m_;
-            g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, m_, 0.6, 0, per_head, &mean_map, NULL,
+            g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, m_, 0, 0.6, 0, per_head, &mean_map, NULL,
                                                            NULL, NULL, &error));
-            g_assert_true (dinolab_eval_jaccard_references (ds, idx, m_, 4, 0.6, 0, &ref_map, &ref_best,
+            g_assert_true (dinolab_eval_jaccard_references (ds, idx, m_, 4, 0, 0.6, 0, &ref_map, &ref_best,
                                                             &ref_fixed, NULL, &share, &error));
             g_assert_no_error (error);
             g_assert_cmpint (json_object_get_int_member (cm, "best_head"), ==, best);
@@ -1560,6 +1630,40 @@ test_cli_attention (Fixture *f, gconstpointer data)
             g_assert_no_error (error);
             g_assert_cmpint (gdk_pixbuf_get_width (pb), >, 100);
         }
+    }
+
+    /* 3b. --eval --size: the same figures on the images resized to that side */
+    {
+        const char *args[] = { "attention", "--weights", f->model_path, "--dataset", f->train_spec, "--eval",
+                               "--size", "24", "--json", NULL };
+        const char *odd[] = { "attention", "--weights", f->model_path, "--dataset", f->train_spec, "--eval",
+                              "--size", "22", NULL };
+        g_autofree char *text = NULL;
+        g_autoptr (JsonParser) parser = json_parser_new ();
+        gsize n = dinolab_dataset_get_size (ds);
+        g_autofree gsize *idx = g_new (gsize, n);
+        double per_head[2], mean_map, ref_map, ref_best, ref_fixed;
+        JsonObject *o;
+
+        for (gsize i = 0; i < n; i++)
+            idx[i] = i;
+        g_assert_cmpint (run_cli_ (args, &text), ==, 0);
+        g_assert_true (json_parser_load_from_data (parser, text, -1, &error));
+        o = json_node_get_object (json_parser_get_root (parser));
+        g_assert_cmpint (json_object_get_int_member (o, "view_size"), ==, 24);
+        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 24, 0.6, 0, per_head, &mean_map, NULL, NULL,
+                                                       NULL, &error));
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 24, 0.6, 0, &ref_map, &ref_best, &ref_fixed,
+                                                        NULL, NULL, &error));
+        g_assert_no_error (error);
+        g_assert_cmpfloat_with_epsilon (json_object_get_double_member (json_object_get_object_member (o, "model"),
+                                                                       "mean_map_jaccard"), mean_map, 1e-12);
+        g_assert_cmpfloat_with_epsilon (
+            json_object_get_double_member (json_object_get_object_member (o, "references"), "best_mask_jaccard"),
+            ref_best, 1e-12);
+        g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (o, "references"), "patches"),
+                         ==, 36);
+        g_assert_cmpint (run_cli_ (odd, NULL), ==, 2);   /* not a multiple of the patch: invalid input */
     }
 
     /* 4. bad input: exit status 2, nothing written */

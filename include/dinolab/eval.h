@@ -208,11 +208,13 @@ int      dinolab_attention_mask      (guint8      *mask,
  * foreground is known (DINO's Jaccard similarity, DINO.md 7): for items @indices[0 ..
  * @n-1] of @ds, the foreground F is the set of pixels of the item's image brighter than
  * @fg_threshold (0..255, the brightest channel; Fashion-MNIST: 0, the non-black
- * pixels); the attention is taken of the evaluation view at the native size, which must
- * be square and a multiple of patch_size (else INVALID_INPUT). For each head, and for
- * the mean map over heads, M is the threshold mask keeping @fraction of the mass
- * (dinolab_attention_mask; 0.6 in DINO), each patch covering its p x p pixels, and
- * |M ∩ F| / |M ∪ F| is averaged over the items.
+ * pixels). The images must be square. The attention is taken of the evaluation view of
+ * side @size (0: the images' own side; a multiple of patch_size, else INVALID_INPUT), as
+ * visualize_attention.py takes it of a resized image, and F is scaled to the view by
+ * nearest neighbour (each view pixel takes the image pixel under its centre). For each
+ * head, and for the mean map over heads, M is the threshold mask keeping @fraction of the
+ * mass (dinolab_attention_mask; 0.6 in DINO), each patch covering its p x p pixels of
+ * the view, and |M ∩ F| / |M ∪ F| is averaged over the items.
  * @per_head: caller-owned [num_heads], the mean Jaccard index of each head (the best
  * head is their maximum); @mean_map: the mean Jaccard index of the mean map.
  * @per_head_on_object [num_heads] and @mean_map_on_object (either may be NULL): the
@@ -225,6 +227,7 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
                                          DinolabDataset *ds,
                                          const gsize    *indices,
                                          gsize           n,
+                                         int             size,
                                          double          fraction,
                                          int             fg_threshold,
                                          double         *per_head,
@@ -237,11 +240,12 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
 /* dinolab_eval_jaccard_references:
  * Three references for dinolab_eval_attention_jaccard() on the same items that need no
  * model: what the measure gives to a perfect map, the most any map can score, and
- * what a mask that never looks at the image scores. Foreground, threshold masks and
- * grid as there, with patches of @patch_size pixels (the images must be square and a
- * multiple of it, else INVALID_INPUT). A threshold mask of P patches keeps at most
- * ceil(@fraction * P) of them (the uniform map's mask; 10 of 16 at 0.6), and every
- * non-empty set up to that size is the mask of some map: the masks below are such sets.
+ * what a mask that never looks at the image scores. Foreground, view side @size (0: the
+ * images' own), threshold masks and grid as there, with patches of @patch_size pixels
+ * (the images must be square and the view a multiple of it, else INVALID_INPUT). A
+ * threshold mask of P patches keeps at most ceil(@fraction * P) of them (the uniform
+ * map's mask; 10 of 16 at 0.6), and every non-empty set up to that size is the mask of
+ * some map: the masks below are such sets.
  * @foreground_map: the mean Jaccard index of the @fraction mask of the foreground
  * itself taken as the map (each patch weighted by its count of foreground pixels): a
  * head that sees the whole object and nothing else. Its mask keeps about @fraction of
@@ -253,7 +257,7 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
  * found greedily on these very items (from the empty mask, toggle the patch that
  * raises the mean most until none does, never above the largest size): how far the
  * object's usual place in the frame alone carries the measure. @fixed_mask_out (may
- * be NULL): caller-owned [(side / @patch_size)^2], receives that mask (1 = kept).
+ * be NULL): caller-owned [(view side / @patch_size)^2], receives that mask (1 = kept).
  * @object_share (may be NULL): the mean share of an image's pixels that are
  * foreground, how much of the frame the object fills (a flat map's mask covers
  * ceil(@fraction * P) / P of it, so the fuller the frame, the better such a mask scores).
@@ -262,6 +266,7 @@ gboolean dinolab_eval_jaccard_references (DinolabDataset *ds,
                                           const gsize    *indices,
                                           gsize           n,
                                           int             patch_size,
+                                          int             size,
                                           double          fraction,
                                           int             fg_threshold,
                                           double         *foreground_map,

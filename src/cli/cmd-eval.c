@@ -645,10 +645,11 @@ draw_mask_ (const AttnCanvas *cv, const guint8 *mask, const double colour[3], co
 // attention --eval: how well the masks segment the object (Jaccard with the foreground)
 
 /* Contact sheet: this many test images (the first of the split), each as a pair of
- * tiles (trained model | random init), this many pairs a row, tiles zoomed this much. */
+ * tiles (trained model | random init), this many pairs a row, each view zoomed by a
+ * whole factor to about this many pixels (at least 1x). */
 #define SHEET_IMAGES  16
 #define SHEET_PAIRS   4
-#define SHEET_ZOOM    4
+#define SHEET_TILE    112
 
 typedef struct {
     const char *label;
@@ -681,14 +682,14 @@ add_measure_json_ (JsonBuilder *b, const char *what, const char *heads_key,
 
 static gboolean
 jaccard_row_ (JaccardRow *row, DinolabModel *model, DinolabDataset *ds, const gsize *idx, gsize n,
-              double threshold, int fg, GError **error)
+              int size, double threshold, int fg, GError **error)
 {
     int NH = dinolab_model_get_hparams (model)->num_heads;
     double t0 = now_ ();
 
     row->per_head = g_new (double, NH);
     row->on_object = g_new (double, NH);
-    if (!dinolab_eval_attention_jaccard (model, ds, idx, n, threshold, fg, row->per_head, &row->mean_map,
+    if (!dinolab_eval_attention_jaccard (model, ds, idx, n, size, threshold, fg, row->per_head, &row->mean_map,
                                          row->on_object, &row->mean_map_on_object, NULL, error))
         return FALSE;
     row->best = 0;
@@ -699,17 +700,17 @@ jaccard_row_ (JaccardRow *row, DinolabModel *model, DinolabDataset *ds, const gs
     return TRUE;
 }
 
-/* One tile: item @index of @ds as the model sees it, with the @threshold mask of head
- * @head of @model over it, at (@x, @y) of @cr, captioned @caption. */
+/* One tile: item @index of @ds as the model sees it (view side @size), with the
+ * @threshold mask of head @head of @model over it, zoomed @zoom times, at (@x, @y) of
+ * @cr, captioned @caption. */
 static gboolean
-sheet_tile_ (cairo_t *cr, DinolabModel *model, DinolabDataset *ds, gsize index, int head,
-             double threshold, double x, double y, const char *caption, const double colour[3],
+sheet_tile_ (cairo_t *cr, DinolabModel *model, DinolabDataset *ds, gsize index, int size, int zoom,
+             int head, double threshold, double x, double y, const char *caption, const double colour[3],
              GError **error)
 {
     const DinolabHparams *hp = dinolab_model_get_hparams (model);
     int p = hp->patch_size;
-    g_autoptr (DinolabEvalImage) in = dinolab_eval_image_from_dataset (ds, index, dinolab_dataset_get_width (ds),
-                                                                       p, error);
+    g_autoptr (DinolabEvalImage) in = dinolab_eval_image_from_dataset (ds, index, size, p, error);
     g_autofree float *att = NULL;
     g_autofree guint8 *mask = NULL;
     cairo_surface_t *img;
@@ -731,20 +732,20 @@ sheet_tile_ (cairo_t *cr, DinolabModel *model, DinolabDataset *ds, gsize index, 
     cairo_move_to (cr, 0, -4);
     cairo_show_text (cr, caption);
     img = rgb_surface_ (in->rgb, in->width, in->height);
-    paint_nearest_ (cr, img, SHEET_ZOOM, 1.0);
+    paint_nearest_ (cr, img, zoom, 1.0);
     cairo_surface_destroy (img);
-    paint_mask_ (cr, mask, gh, gw, (double) p * SHEET_ZOOM, colour);
+    paint_mask_ (cr, mask, gh, gw, (double) p * zoom, colour);
     cairo_restore (cr);
     return TRUE;
 }
 
-/* The contact sheet: the first SHEET_IMAGES items, each with the best head's mask of
- * the trained model (left) and of the random initialisation (right). */
+/* The contact sheet: the first SHEET_IMAGES items (views of side @size), each with the
+ * best head's mask of the trained model (left) and of the random initialisation (right). */
 static gboolean
-write_sheet_ (const char *path, DinolabDataset *ds, DinolabModel *trained, int best_trained,
+write_sheet_ (const char *path, DinolabDataset *ds, int size, DinolabModel *trained, int best_trained,
               DinolabModel *random, int best_random, double threshold, const char *title, GError **error)
 {
-    int side = dinolab_dataset_get_width (ds) * SHEET_ZOOM, gap = 10, head_h = 18, pad = 16;
+    int zoom = MAX (1, SHEET_TILE / size), side = size * zoom, gap = 10, head_h = 18, pad = 16;
     int pair_w = 2 * side + 4, cell_w = pair_w + 2 * gap, cell_h = side + head_h + gap;
     int n = (int) MIN ((gsize) SHEET_IMAGES, dinolab_dataset_get_size (ds));
     int rows = (n + SHEET_PAIRS - 1) / SHEET_PAIRS;
@@ -769,8 +770,9 @@ write_sheet_ (const char *path, DinolabDataset *ds, DinolabModel *trained, int b
         double x = pad + (i % SHEET_PAIRS) * cell_w, y = pad + 46 + head_h + (i / SHEET_PAIRS) * cell_h;
         g_autofree char *ct = g_strdup_printf ("#%d model, h%d", i, best_trained);
         g_autofree char *cr_ = g_strdup_printf ("random, h%d", best_random);
-        ok = sheet_tile_ (cr, trained, ds, (gsize) i, best_trained, threshold, x, y, ct, mask_colours_[2], error) &&
-             sheet_tile_ (cr, random, ds, (gsize) i, best_random, threshold, x + side + 4, y, cr_,
+        ok = sheet_tile_ (cr, trained, ds, (gsize) i, size, zoom, best_trained, threshold, x, y, ct,
+                          mask_colours_[2], error) &&
+             sheet_tile_ (cr, random, ds, (gsize) i, size, zoom, best_random, threshold, x + side + 4, y, cr_,
                           mask_colours_[0], error);
     }
     cairo_destroy (cr);
@@ -798,12 +800,12 @@ jaccard_set_clear_ (JaccardSet *s)
     }
 }
 
-/* Fills @s for items @idx[0 .. @n-1] of @ds. @best: the heads to report as best, the
- * model's and the random ViT's (those chosen over the whole split), or NULL for each
- * row's own. */
+/* Fills @s for items @idx[0 .. @n-1] of @ds, seen as views of side @size (a multiple of
+ * the patch size). @best: the heads to report as best, the model's and the random ViT's
+ * (those chosen over the whole split), or NULL for each row's own. */
 static gboolean
 jaccard_set_ (JaccardSet *s, DinolabModel *const models[2], DinolabDataset *ds, const gsize *idx, gsize n,
-              double threshold, int fg, const int *best, GError **error)
+              int size, double threshold, int fg, const int *best, GError **error)
 {
     int p = dinolab_model_get_hparams (models[0])->patch_size, g;
     g_autofree guint8 *fixed = NULL;
@@ -812,17 +814,16 @@ jaccard_set_ (JaccardSet *s, DinolabModel *const models[2], DinolabDataset *ds, 
     s->rows[1].label = "random ViT";
     s->n = n;
     for (int r = 0; r < 2; r++) {
-        if (!jaccard_row_ (&s->rows[r], models[r], ds, idx, n, threshold, fg, error))
+        if (!jaccard_row_ (&s->rows[r], models[r], ds, idx, n, size, threshold, fg, error))
             return FALSE;
         if (best != NULL)
             s->rows[r].best = best[r];
     }
-    /* jaccard_row_ has checked that the images are square multiples of the patch */
-    g = dinolab_dataset_get_width (ds) / p;
+    g = size / p;
     s->P = g * g;
     fixed = g_new0 (guint8, s->P);
-    if (!dinolab_eval_jaccard_references (ds, idx, n, p, threshold, fg, &s->ref_map, &s->ref_best, &s->ref_fixed,
-                                          fixed, &s->object_share, error))
+    if (!dinolab_eval_jaccard_references (ds, idx, n, p, size, threshold, fg, &s->ref_map, &s->ref_best,
+                                          &s->ref_fixed, fixed, &s->object_share, error))
         return FALSE;
     for (int k = 0; k < s->P; k++)
         s->fixed_kept += fixed[k];
@@ -861,11 +862,12 @@ jaccard_set_json_ (JsonBuilder *b, const JaccardSet *s, int NH)
 }
 
 /* `attention --eval`: the mean Jaccard index of each head's (and the mean map's)
- * threshold mask with the foreground, for the model and a random ViT of its shape;
- * with @per_class, also over the items of each class, with the heads chosen on all. */
+ * threshold mask with the foreground, for the model and a random ViT of its shape, on
+ * views of side @size (0: the images' own); with @per_class, also over the items of
+ * each class, with the heads chosen on all. */
 static int
-attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 limit, double threshold,
-                 int fg, const char *sheet, gboolean per_class, gboolean json)
+attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 limit, int size,
+                 double threshold, int fg, const char *sheet, gboolean per_class, gboolean json)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (DinolabDataset) ds = NULL;
@@ -884,6 +886,8 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
     if (per_class && (n_classes = dinolab_dataset_get_n_classes (ds)) == 0)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--per-class: the dataset has no labels (%s)",
                          dinolab_dataset_get_description (ds));
+    if (size == 0)
+        size = dinolab_dataset_get_width (ds);
     idx = pick_items_ (dinolab_dataset_get_size (ds), limit, &n);
     if (!(random = dinolab_model_new (hp, FALSE, &error)))
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
@@ -891,7 +895,7 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
     models[0] = lm->model;
     models[1] = random;
     dinolab_blas_set_threads (hp->threads);
-    if (!jaccard_set_ (&all, models, ds, idx, n, threshold, fg, NULL, &error))
+    if (!jaccard_set_ (&all, models, ds, idx, n, size, threshold, fg, NULL, &error))
         status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     best[0] = all.rows[0].best;
     best[1] = all.rows[1].best;
@@ -904,19 +908,22 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         for (gsize i = 0; i < n; i++)
             if (dinolab_dataset_get_label (ds, idx[i]) == (int) c)
                 cidx[m++] = idx[i];
-        if (m > 0 && !jaccard_set_ (&classes[c], models, ds, cidx, m, threshold, fg, best, &error))
+        if (m > 0 && !jaccard_set_ (&classes[c], models, ds, cidx, m, size, threshold, fg, best, &error))
             status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     }
 
     if (status == CLI_EXIT_OK && sheet != NULL) {
         const JaccardRow *rows = all.rows;
-        g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head: left the model "
+        g_autofree char *seen = size != dinolab_dataset_get_width (ds)
+                                    ? g_strdup_printf (", the images seen at %dx%d", size, size) : g_strdup ("");
+        g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head%s: left the model "
                                                   "(Jaccard %.3f, %.0f %% on the object), right a random ViT "
-                                                  "(%.3f, %.0f %%)", threshold, rows[0].per_head[rows[0].best],
+                                                  "(%.3f, %.0f %%)", threshold, seen, rows[0].per_head[rows[0].best],
                                                   100.0 * rows[0].on_object[rows[0].best],
                                                   rows[1].per_head[rows[1].best],
                                                   100.0 * rows[1].on_object[rows[1].best]);
-        if (!write_sheet_ (sheet, ds, lm->model, rows[0].best, random, rows[1].best, threshold, title, &error))
+        if (!write_sheet_ (sheet, ds, size, lm->model, rows[0].best, random, rows[1].best, threshold, title,
+                           &error))
             status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     }
 
@@ -932,6 +939,8 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         json_builder_add_string_value (b, dinolab_dataset_get_description (ds));
         json_builder_set_member_name (b, "images");
         json_builder_add_int_value (b, (gint64) n);
+        json_builder_set_member_name (b, "view_size");
+        json_builder_add_int_value (b, size);
         json_builder_set_member_name (b, "threshold");
         json_builder_add_double_value (b, threshold);
         json_builder_set_member_name (b, "foreground_above");
@@ -963,9 +972,11 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         printf ("%s\n", text);
     } else if (status == CLI_EXIT_OK) {
         const JaccardRow *rows = all.rows;
+        g_autofree char *view = size != dinolab_dataset_get_width (ds)
+                                    ? g_strdup_printf (", seen at %dx%d", size, size) : g_strdup ("");
         printf ("Jaccard index of the %g-mass attention masks (DINO.md 7) with the foreground (pixels "
-                "> %d)\nof %s: %" G_GSIZE_FORMAT " images; model %s\n", threshold, fg,
-                dinolab_dataset_get_description (ds), n, lm->source);
+                "> %d)\nof %s: %" G_GSIZE_FORMAT " images%s; model %s\n", threshold, fg,
+                dinolab_dataset_get_description (ds), n, view, lm->source);
         printf ("  %-12s %-16s %9s  %s\n", "Jaccard", "best head", "mean map", "every head");
         for (int r = 0; r < 2; r++) {
             g_autofree char *b = g_strdup_printf ("%.3f (head %d)", rows[r].per_head[rows[r].best], rows[r].best);
@@ -1036,7 +1047,7 @@ cmd_attention (int argc, char **argv)
         { "dataset", 0, 0, G_OPTION_ARG_STRING, &spec_opt, "Take the image from this dataset (with --index)", "SPEC" },
         { "index", 0, 0, G_OPTION_ARG_INT64, &index, "Item of the dataset split", "I" },
         { "split", 0, 0, G_OPTION_ARG_STRING, &split_s, "Split of --dataset: train or test (default test)", "SPLIT" },
-        { "size", 0, 0, G_OPTION_ARG_INT, &size, "Shorter side of the input, trimmed to a multiple of the patch size (default: global_crop_size)", "S" },
+        { "size", 0, 0, G_OPTION_ARG_INT, &size, "Shorter side of the input, trimmed to a multiple of the patch size (default: global_crop_size; --eval: the images' side, and S must be a multiple of the patch size)", "S" },
         { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "Mass kept by the masks, in (0, 1] (default 0.6)", "T" },
         { "zoom", 0, 0, G_OPTION_ARG_INT, &zoom, "Draw the PNGs at Z times the input size (default: at least 256 pixels)", "Z" },
         { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Folder for the PNGs and attention.npy", "DIR" },
@@ -1082,7 +1093,9 @@ cmd_attention (int argc, char **argv)
                     "(a head that sees the whole object and nothing else), the best mask for each image "
                     "(the most any map can score: a threshold mask keeps at most ceil(threshold x "
                     "patches) patches), and the best single mask for every image (where the object "
-                    "usually sits in the frame).",
+                    "usually sits in the frame). --size S takes the attention of the images resized to S x S, "
+                    "with the foreground scaled to them by nearest neighbour, as the paper's figures take a "
+                    "model trained at 224 pixels on 480-pixel inputs.",
                     entries, &argc, &argv, &status))
         return status;
     if ((run == NULL) == (weights == NULL))
@@ -1096,15 +1109,15 @@ cmd_attention (int argc, char **argv)
     if (!eval && (limit != 0 || fg != 0 || sheet != NULL || per_class))
         return cli_fail ("attention", CLI_EXIT_USAGE, "--limit, --foreground, --sheet and --per-class go with --eval");
     if (eval) {
-        if (image != NULL || index >= 0 || out != NULL || size != 0 || zoom != 0)
+        if (image != NULL || index >= 0 || out != NULL || zoom != 0)
             return cli_fail ("attention", CLI_EXIT_USAGE, "--eval takes a whole split: no --image, --index, "
-                             "--out, --size or --zoom");
-        if (limit < 0 || fg < 0 || fg > 254)
-            return cli_fail ("attention", CLI_EXIT_USAGE, "--limit must be >= 0 and --foreground in 0..254");
+                             "--out or --zoom");
+        if (limit < 0 || size < 0 || fg < 0 || fg > 254)
+            return cli_fail ("attention", CLI_EXIT_USAGE, "--limit and --size must be >= 0 and --foreground in 0..254");
         if (!load_backbone_ (&lm, weights, run, checkpoint, db, student, sets, threads, &error))
             return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
         return attention_eval_ (&lm, spec_opt != NULL ? spec_opt : dinolab_model_get_hparams (lm.model)->dataset,
-                                split, limit, threshold, fg, sheet, per_class, json);
+                                split, limit, size, threshold, fg, sheet, per_class, json);
     }
     if ((image != NULL) == (index >= 0))
         return cli_fail ("attention", CLI_EXIT_USAGE, "give either --image PATH or --index I (with --dataset) (see --help)");

@@ -641,37 +641,45 @@ dinolab_attention_mask (guint8      *mask,
 /* Attention maps per pass: 256 images x heads x patches stays a few MB. */
 #define JACCARD_CHUNK 256
 
-/* The side of @ds's square images when it is a multiple of @p; else 0 and INVALID_INPUT. */
+/* The side of the square evaluation view of @ds's images: @size, or the images' own
+ * side when @size is 0. The images must be square and the view a multiple of @p; else 0
+ * and INVALID_INPUT. */
 static int
-foreground_side_ (DinolabDataset *ds, int p, GError **error)
+view_side_ (DinolabDataset *ds, int p, int size, GError **error)
 {
-    int size = dinolab_dataset_get_width (ds);
+    int native = dinolab_dataset_get_width (ds), side = size > 0 ? size : native;
 
-    if (size <= 0 || dinolab_dataset_get_height (ds) != size || p <= 0 || size % p != 0) {
+    if (native <= 0 || dinolab_dataset_get_height (ds) != native || p <= 0 || side % p != 0) {
         g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
-                     "%s: the foreground masks need square images whose side is a multiple of "
-                     "the patch size %d (found %dx%d)", dinolab_dataset_get_spec (ds), p,
-                     dinolab_dataset_get_width (ds), dinolab_dataset_get_height (ds));
+                     "%s: the foreground masks need square images and a view whose side is a "
+                     "multiple of the patch size %d (found %dx%d images, view %d)",
+                     dinolab_dataset_get_spec (ds), p, dinolab_dataset_get_width (ds),
+                     dinolab_dataset_get_height (ds), side);
         return 0;
     }
-    return size;
+    return side;
 }
 
-/* @fg [size * size] = 1 where item @index of @ds (size x size) is brighter than
- * @threshold in its brightest channel, else 0. */
+/* @fg [side * side] = 1 where item @index of @ds is brighter than @threshold in its
+ * brightest channel, else 0, scaled to the view of side @side by nearest neighbour:
+ * each view pixel takes the image pixel under its centre (a k x k block of the view per
+ * image pixel when @side is k times the image's). */
 static gboolean
-foreground_ (DinolabDataset *ds, gsize index, int size, int threshold, guint8 *fg, GError **error)
+foreground_ (DinolabDataset *ds, gsize index, int side, int threshold, guint8 *fg, GError **error)
 {
     DinolabImage img = { 0 };
 
     if (!dinolab_dataset_get_image (ds, index, &img, error))
         return FALSE;
-    for (int k = 0; k < size * size; k++) {
-        int v = 0;
-        for (int ch = 0; ch < img.channels; ch++)
-            v = MAX (v, img.pixels[(size_t) k * img.channels + ch]);
-        fg[k] = v > threshold;
-    }
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++) {
+            const guint8 *px = img.pixels + ((size_t) ((2 * y + 1) * img.height / (2 * side)) * img.width +
+                                             (size_t) ((2 * x + 1) * img.width / (2 * side))) * img.channels;
+            int v = 0;
+            for (int ch = 0; ch < img.channels; ch++)
+                v = MAX (v, px[ch]);
+            fg[y * side + x] = v > threshold;
+        }
     dinolab_image_clear (&img);
     return TRUE;
 }
@@ -701,6 +709,7 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
                                 DinolabDataset *ds,
                                 const gsize    *indices,
                                 gsize           n,
+                                int             size,
                                 double          fraction,
                                 int             fg_threshold,
                                 double         *per_head,
@@ -711,7 +720,7 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
                                 GError        **error)
 {
     const DinolabHparams *hp;
-    int size, p, NH, P;
+    int p, NH, P;
     g_autofree float *att = NULL, *mean = NULL;
     g_autofree guint8 *mask = NULL, *fg = NULL;
     g_autofree double *sum = NULL, *sum_on = NULL;
@@ -720,11 +729,12 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
     g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
     g_return_val_if_fail (indices != NULL && n > 0, FALSE);
     g_return_val_if_fail (per_head != NULL && mean_map != NULL, FALSE);
+    g_return_val_if_fail (size >= 0, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
     hp = dinolab_model_get_hparams (model);
     p = hp->patch_size;
-    if (!(size = foreground_side_ (ds, p, error)) || !check_indices_ (ds, indices, n, error))
+    if (!(size = view_side_ (ds, p, size, error)) || !check_indices_ (ds, indices, n, error))
         return FALSE;
     NH = hp->num_heads;
     P = (size / p) * (size / p);
@@ -738,7 +748,7 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
     for (gsize c0 = 0; c0 < n; c0 += JACCARD_CHUNK) {
         gsize cn = MIN (JACCARD_CHUNK, n - c0);
 
-        /* the native image is the evaluation view here (same size, no crop) */
+        /* square images: the view is the whole image, resized (no crop) */
         if (!dinolab_eval_attention (model, ds, indices + c0, cn, size, att, cancellable, error))
             return FALSE;
         for (gsize i = 0; i < cn; i++) {
@@ -791,6 +801,7 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
                                  const gsize    *indices,
                                  gsize           n,
                                  int             patch_size,
+                                 int             size,
                                  double          fraction,
                                  int             fg_threshold,
                                  double         *foreground_map,
@@ -801,7 +812,7 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
                                  GError        **error)
 {
     const int p = patch_size;
-    int size, gw, P, largest, kept = 0;
+    int gw, P, largest, kept = 0;
     g_autofree guint8 *fg = NULL, *mask = NULL, *fixed = NULL;
     g_autofree float *share = NULL;
     g_autofree int *count = NULL, *sorted = NULL;
@@ -811,9 +822,10 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
 
     g_return_val_if_fail (ds != NULL && indices != NULL && n > 0, FALSE);
     g_return_val_if_fail (foreground_map != NULL && best_mask != NULL && fixed_mask != NULL, FALSE);
+    g_return_val_if_fail (size >= 0, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-    if (!(size = foreground_side_ (ds, p, error)) || !check_indices_ (ds, indices, n, error))
+    if (!(size = view_side_ (ds, p, size, error)) || !check_indices_ (ds, indices, n, error))
         return FALSE;
     gw = size / p;
     P = gw * gw;

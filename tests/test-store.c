@@ -336,7 +336,7 @@ test_migrations (void)
     g_autoptr (GError) error = NULL;
     g_autofree char *nested = g_build_filename (t->dir, "a", "b", "runs.db", NULL);
 
-    /* an empty (0-byte) file becomes a version-1 store in WAL mode */
+    /* an empty (0-byte) file becomes a store of the current version in WAL mode */
     g_assert_true (g_file_set_contents (t->db, "", 0, NULL));
     {
         g_autoptr (DinolabStore) s = open_ok (t->db);
@@ -363,6 +363,32 @@ test_migrations (void)
         g_autoptr (GPtrArray) l = dinolab_store_list_runs (s, &error);
         g_assert_no_error (error);
         g_assert_cmpuint (l->len, ==, 1);
+    }
+    /* a version-1 store (no keep_last column) is upgraded in place: its runs keep
+     * everything and record no count (0); the count can then be set */
+    sql_exec (t->db, "ALTER TABLE runs DROP COLUMN keep_last; PRAGMA user_version = 1;");
+    g_assert_cmpint (sql_int (t->db, "SELECT count (*) FROM pragma_table_info ('runs') WHERE name = 'keep_last'"),
+                     ==, 0);
+    {
+        g_autoptr (DinolabStore) s = open_ok (t->db);
+        g_autoptr (DinolabRunInfo) r = dinolab_store_get_run (s, "x", &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (r->keep_last, ==, 0);
+        g_assert_true (dinolab_store_set_keep_last (s, r->uuid, 7, &error));
+        g_assert_no_error (error);
+    }
+    g_assert_cmpint (sql_int (t->db, "PRAGMA user_version"), ==, 2);
+    g_assert_cmpint (sql_int (t->db, "SELECT keep_last FROM runs WHERE name = 'x'"), ==, 7);
+    {
+        g_autoptr (DinolabStore) s = open_ok (t->db);
+        g_autoptr (DinolabRunInfo) r = dinolab_store_get_run (s, "x", &error);
+        DinolabRunSpec spec = { .hparams_json = HPARAMS, .name = "y", .keep_last = 40 };
+        g_autofree char *u = dinolab_store_create_run (s, &spec, &error);
+        g_autoptr (DinolabRunInfo) y = NULL;
+        g_assert_no_error (error);
+        g_assert_cmpint (r->keep_last, ==, 7);
+        y = dinolab_store_get_run (s, u, &error);
+        g_assert_cmpint (y->keep_last, ==, 40);
     }
     /* missing folders are created */
     {
@@ -409,7 +435,7 @@ test_refused (void)
     /* newer schema */
     sql_exec (newer, "PRAGMA application_id = 1145654863; PRAGMA user_version = 7;"
                      " CREATE TABLE runs (x)");
-    assert_open_fails (newer, "schema version 7 is newer than this Dinolab (1)");
+    assert_open_fails (newer, "schema version 7 is newer than this Dinolab (2)");
     g_assert_cmpint (sql_int (newer, "PRAGMA user_version"), ==, 7);  /* untouched */
 
     /* garbage */

@@ -1156,8 +1156,9 @@ run_cli_ (const char *cli, const char **argv, char **out, char **err)
 }
 
 /* train and resume --stop-at: a step count that is none, and a stop that would train
- * nothing, end in one message each; a good one stops with a checkpoint there. resume
- * --keep-last prunes as train's does (the store does not remember train's). */
+ * nothing, end in one message each; a good one stops with a checkpoint there. The run
+ * remembers train's --keep-last: a resume without one keeps as many, a resume with one
+ * changes it. */
 static void
 test_cli_stop_at (void)
 {
@@ -1166,9 +1167,11 @@ test_cli_stop_at (void)
     g_autoptr (GError) error = NULL;
     g_autoptr (DinolabStore) store = NULL;
     g_autoptr (DinolabCheckpointInfo) ck = NULL;
-    const char *train[] = { NULL, "train", "--config", NULL, "--db", db, "--name", "cut", "--stop-at", NULL, NULL };
+    const char *train[] = { NULL, "train", "--config", NULL, "--db", db, "--name", "cut", "--keep-last", "1",
+                            "--stop-at", NULL, NULL };
     const char *resume[] = { NULL, "resume", "cut", "--db", db, "--stop-at", NULL, NULL, NULL, NULL };
     g_autoptr (GPtrArray) kept = NULL;
+    g_autoptr (DinolabRunInfo) info = NULL;
 
     if (cli == NULL)
         return;
@@ -1176,13 +1179,13 @@ test_cli_stop_at (void)
     train[3] = cfg;
     {
         g_autofree char *err = NULL;
-        train[9] = "0";
+        train[11] = "0";
         g_assert_cmpint (run_cli_ (cli, train, NULL, &err), ==, 2);
         g_assert_nonnull (strstr (err, "--stop-at: 0 is not a step (>= 1)"));
     }
     {
         g_autofree char *err = NULL;
-        train[9] = "3";
+        train[11] = "3";
         g_assert_cmpint (run_cli_ (cli, train, NULL, &err), ==, 0);
     }
     {
@@ -1193,19 +1196,18 @@ test_cli_stop_at (void)
         g_assert_null (strchr (strchr (err, '\n') + 1, '\n'));   /* one line */
     }
     resume[6] = "5";
-    resume[7] = "--keep-last";
     {
         g_autofree char *err = NULL;
+        resume[7] = "--keep-last";
         resume[8] = "0";
         g_assert_cmpint (run_cli_ (cli, resume, NULL, &err), ==, 2);
         g_assert_nonnull (strstr (err, "--keep-last: 0 is not a number of checkpoints (>= 1)"));
     }
     {
         g_autofree char *out = NULL, *err = NULL, *hint = NULL;
-        resume[8] = "1";
+        resume[7] = NULL;   /* no --keep-last: the run's own, 1 */
         g_assert_cmpint (run_cli_ (cli, resume, &out, &err), ==, 0);
-        /* the run does not remember --keep-last: the hint to resume it again repeats it */
-        hint = g_strdup_printf (" --db %s --keep-last 1\n", db);
+        hint = g_strdup_printf (" --db %s\n", db);   /* nothing to repeat after it */
         g_assert_nonnull (strstr (out, "continue it with: dinolab-cli resume "));
         g_assert_true (g_str_has_suffix (out, hint));
     }
@@ -1218,6 +1220,23 @@ test_cli_stop_at (void)
     kept = dinolab_store_list_checkpoints (store, uuid, &error);   /* step 3's is gone */
     g_assert_no_error (error);
     g_assert_cmpuint (kept->len, ==, 1);
+    g_clear_pointer (&kept, g_ptr_array_unref);
+
+    /* a resume that gives --keep-last changes what the run keeps from then on */
+    {
+        g_autofree char *err = NULL;
+        resume[6] = "7";
+        resume[7] = "--keep-last";
+        resume[8] = "2";
+        g_assert_cmpint (run_cli_ (cli, resume, NULL, &err), ==, 0);
+    }
+    info = dinolab_store_get_run (store, uuid, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (info->keep_last, ==, 2);
+    kept = dinolab_store_list_checkpoints (store, uuid, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (kept->len, ==, 2);
+    g_assert_cmpint (((DinolabCheckpointInfo *) kept->pdata[1])->step, ==, 7);
 }
 
 static void

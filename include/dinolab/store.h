@@ -69,7 +69,7 @@ G_BEGIN_DECLS
 #define DINOLAB_STORE_HEARTBEAT_TIMEOUT   60.0
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DINOLAB_STORE_SCHEMA_VERSION       1
+#define DINOLAB_STORE_SCHEMA_VERSION       2
 
 /* Metric names with a meaning for the store: the writer keeps the run's summary
  * columns (last_loss, last_teacher_entropy, last_kl, best_knn_top1) from these.
@@ -196,6 +196,7 @@ typedef struct {
     const char *const *tags;         /* NULL-terminated, or NULL */
     DinolabRunStatus   status;       /* initial status; 0 = running (claims it: host,
                                       * pid and heartbeat of this process) */
+    int                keep_last;    /* checkpoints its trainer keeps; 0: not recorded */
 } DinolabRunSpec;
 
 /* One run: its row and summary, as the run list shows it. */
@@ -224,6 +225,9 @@ typedef struct {
     double            last_kl;
     double            best_knn_top1;  /* max over the run */
     gint64            n_points;       /* metric points stored, all metrics */
+    int               keep_last;      /* the newest checkpoints its trainer keeps (train and
+                                       * resume --keep-last), so a resume keeps as many;
+                                       * 0: not recorded (the trainer's default) */
 } DinolabRunInfo;
 
 /* dinolab_run_info_free: frees @info and its strings. NULL-safe. */
@@ -287,6 +291,13 @@ gboolean      dinolab_store_set_status      (DinolabStore          *store,
 gboolean      dinolab_store_rename_run      (DinolabStore          *store,
                                              const char            *uuid,
                                              const char            *name,
+                                             GError               **error);
+
+/* dinolab_store_set_keep_last: records how many of the newest checkpoints the run's
+ * trainer keeps (>= 0; 0: not recorded). The store never deletes checkpoints itself. */
+gboolean      dinolab_store_set_keep_last   (DinolabStore          *store,
+                                             const char            *uuid,
+                                             int                    keep_last,
                                              GError               **error);
 
 /* dinolab_store_set_notes: replaces the notes (NULL or "" clears them). */

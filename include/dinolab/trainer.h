@@ -148,8 +148,12 @@ typedef void (*DinolabTrainerObserver) (const DinolabTrainerEvent *event,
 // ----------------------------------------------------------------------------
 // options
 
+/* Checkpoints a run keeps when neither it nor its trainer's options say (keep_last). */
+#define DINOLAB_TRAINER_DEFAULT_KEEP_LAST 3
+
 /* Settings of a trainer that are not hyperparameters: they change how a run is watched,
- * evaluated and saved, never what it learns (so they are not stored with the run). */
+ * evaluated and saved, never what it learns (so they are not stored with the run's
+ * hyperparameters; only keep_last is recorded in its row, see there). */
 typedef struct {
     const char *name;               /* run name (copied); NULL: the store's default */
     const char *parent;             /* uuid of a run this one is forked from, or NULL */
@@ -163,7 +167,10 @@ typedef struct {
     int         n_probes;           /* images of the attention snapshots (test split), 8 */
     double      checkpoint_minutes; /* also checkpoint after this much training time
                                        since the last one (10; <= 0: never) */
-    int         keep_last;          /* retention: the newest N checkpoints stay (3, >= 1) */
+    int         keep_last;          /* retention: the newest N checkpoints stay (>= 1).
+                                       Recorded with the run; 0 (default): the run's
+                                       recorded count when resuming, else
+                                       DINOLAB_TRAINER_DEFAULT_KEEP_LAST */
     int         keep_every_epochs;  /* ... and those at the end of every N-th epoch
                                        (10; 0: none) */
     int         collapse_window;    /* steps per collapse-watch window (100) */

@@ -347,6 +347,7 @@ json_add_run_ (JsonBuilder *b, const DinolabRunInfo *r)
     json_add_int_ (b, "pid", r->pid);
     json_add_num_ (b, "heartbeat", r->heartbeat > 0 ? r->heartbeat : NAN);
     json_add_int_ (b, "epochs", r->epochs);
+    json_add_int_ (b, "keep_last", r->keep_last);
     json_builder_set_member_name (b, "last_step");
     if (r->last_step >= 0)
         json_builder_add_int_value (b, r->last_step);
@@ -618,7 +619,10 @@ runs_show_ (int argc, char **argv)
         }
         table_print_ (t);
     }
-    printf ("\nCheckpoints\n");
+    if (r->keep_last > 0)
+        printf ("\nCheckpoints (the newest %d kept, and the end of every 10th epoch)\n", r->keep_last);
+    else
+        printf ("\nCheckpoints\n");
     if (ckpts->len == 0)
         printf ("  none\n");
     for (guint i = 0; i < ckpts->len; i++) {

@@ -32,7 +32,6 @@
 typedef struct {
     const char     *cmd;
     const char     *db;             /* --db as given, for the resume hint */
-    int             keep_last;      /* --keep-last as given (-1: not), for the resume hint */
     GMainLoop      *loop;
     DinolabStore   *store;
     DinolabTrainer *trainer;
@@ -94,12 +93,10 @@ on_signal_ (gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Runs @trainer to its end with the progress display and signal handling; @db and
- * @keep_last (-1: not given) as given, for the hint that says how to resume. Returns
- * the exit status. */
+/* Runs @trainer to its end with the progress display and signal handling; @db as
+ * given, for the hint that says how to resume. Returns the exit status. */
 static int
-run_session_ (const char *cmd, const char *db, int keep_last, DinolabStore *store, DinolabTrainer *trainer,
-              gboolean json)
+run_session_ (const char *cmd, const char *db, DinolabStore *store, DinolabTrainer *trainer, gboolean json)
 {
     Session s = { 0 };
     g_autoptr (GError) error = NULL;
@@ -109,7 +106,6 @@ run_session_ (const char *cmd, const char *db, int keep_last, DinolabStore *stor
 
     s.cmd = cmd;
     s.db = db;
-    s.keep_last = keep_last;
     s.store = store;
     s.trainer = trainer;
     s.loop = g_main_loop_new (NULL, FALSE);
@@ -151,12 +147,9 @@ run_session_ (const char *cmd, const char *db, int keep_last, DinolabStore *stor
                     status == DINOLAB_TRAINER_STATUS_FINISHED ? "finished" : "stopped",
                     s.last_step + 1, s.last_epoch + 1, dinolab_trainer_get_hparams (trainer)->epochs,
                     info->last_loss, info->last_teacher_entropy, info->last_kl, knn);
-            if (status == DINOLAB_TRAINER_STATUS_STOPPED) {
-                g_autofree char *keep = s.keep_last != -1 ? g_strdup_printf (" --keep-last %d", s.keep_last)
-                                                          : g_strdup ("");
-                printf ("continue it with: dinolab-cli resume %.8s%s%s%s\n", info->uuid,
-                        s.db ? " --db " : "", s.db ? s.db : "", keep);
-            }
+            if (status == DINOLAB_TRAINER_STATUS_STOPPED)
+                printf ("continue it with: dinolab-cli resume %.8s%s%s\n", info->uuid,
+                        s.db ? " --db " : "", s.db ? s.db : "");
         }
         if (error != NULL)
             rc = cli_fail_error (cmd, CLI_EXIT_FAILURE, error);
@@ -210,8 +203,9 @@ stop_at_ok_ (const char *cmd, gint64 stop_at)
 /* --keep-last N of train and resume; -1 (the default) leaves the trainer's own default. The
  * store does not remember it, so a resumed run prunes as its resume says, not as its train did. */
 #define KEEP_LAST_ENTRY(target)                                                                      \
-    { "keep-last", 0, 0, G_OPTION_ARG_INT, (target), "Keep the newest N checkpoints (default 3; "     \
-      "also kept: the end of every 10th epoch), e.g. to evaluate the run at several times", "N" }
+    { "keep-last", 0, 0, G_OPTION_ARG_INT, (target), "Keep the newest N checkpoints (also kept: the " \
+      "end of every 10th epoch), e.g. to evaluate the run at several times; the run remembers it "    \
+      "(default: 3, or on resume the run's own)", "N" }
 
 /* TRUE when @keep_last is -1 (not given) or a count; else prints the usage message. */
 static gboolean
@@ -310,7 +304,7 @@ cmd_train (int argc, char **argv)
     opts.stop_at_step = stop_at;
     if (!(trainer = dinolab_trainer_new (store, &hp, &opts, &error)))
         return cli_fail_error ("train", CLI_EXIT_USAGE, error);
-    return run_session_ ("train", db, keep_last, store, trainer, json);
+    return run_session_ ("train", db, store, trainer, json);
 }
 
 // ----------------------------------------------------------------------------
@@ -361,5 +355,5 @@ cmd_resume (int argc, char **argv)
     opts.stop_at_step = stop_at;
     if (!(trainer = dinolab_trainer_new_resume (store, argv[1], (const char *const *) sets, &opts, &error)))
         return cli_fail_error ("resume", CLI_EXIT_FAILURE, error);
-    return run_session_ ("resume", db, keep_last, store, trainer, json);
+    return run_session_ ("resume", db, store, trainer, json);
 }

@@ -4,7 +4,7 @@
  * the database, runs and their children, the liveness check, and the writer thread
  * that commits the training loop's metrics in batches.
  *
- * Layout of the data (schema version 1, the SQL text is SCHEMA_V1 below):
+ * Layout of the data (schema version 2: SCHEMA_V1 below, then what SCHEMA_V2 adds):
  *   runs          one row per run, with summary columns kept by the writer, so the
  *                 run list reads one small table and never touches the metrics
  *   run_tags      (run_id, tag)                  WITHOUT ROWID
@@ -161,8 +161,13 @@ static const char SCHEMA_V1[] =
     "    UNIQUE (run_id, step)\n"
     ");\n";
 
+/* 2: how many checkpoints the run's trainer keeps (0: not recorded, the default), so
+ * that a resume keeps what the run was started with. */
+#define SCHEMA_V2 "ALTER TABLE runs ADD COLUMN keep_last INTEGER NOT NULL DEFAULT 0;\n"
+
 static const char *const migrations[DINOLAB_STORE_SCHEMA_VERSION] = {
     SCHEMA_V1,
+    SCHEMA_V2,
 };
 
 /* The summary columns of a run, recomputed from run_metrics (a dozen rows per run)
@@ -207,7 +212,7 @@ static const char SQL_INSERT_SNAPSHOT[] =
 #define RUN_COLUMNS                                                                      \
     "id, uuid, name, status, dataset, created, started, ended, notes, parent_uuid,"      \
     " engine_version, host, pid, heartbeat, epochs, last_step, last_epoch, last_wall,"   \
-    " last_loss, last_teacher_entropy, last_kl, best_knn_top1, n_points"
+    " last_loss, last_teacher_entropy, last_kl, best_knn_top1, n_points, keep_last"
 
 static const char *const status_names[DINOLAB_RUN_STATUS_N] = {
     "running", "paused", "finished", "stopped", "interrupted", "diverged", "failed",
@@ -1128,6 +1133,7 @@ run_info_from_row_ (sqlite3_stmt *st)
     info->last_kl = col_double_ (st, 20, NAN);
     info->best_knn_top1 = col_double_ (st, 21, NAN);
     info->n_points = sqlite3_column_int64 (st, 22);
+    info->keep_last = sqlite3_column_int (st, 23);
     info->tags = g_new0 (char *, 1);
     return info;
 }
@@ -1546,8 +1552,8 @@ dinolab_store_create_run (DinolabStore *store, const DinolabRunSpec *spec, GErro
     {
         g_autoptr (StoreStmt) st = stmt_ (store,
             "INSERT INTO runs (uuid, name, status, dataset, created, started, notes, parent_uuid,"
-            " engine_version, host, pid, heartbeat, hparams, epochs)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?5, ?11, ?12)", error);
+            " engine_version, host, pid, heartbeat, hparams, epochs, keep_last)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?5, ?11, ?12, ?13)", error);
         if (st == NULL) {
             rollback_ (store);
             return NULL;
@@ -1565,6 +1571,7 @@ dinolab_store_create_run (DinolabStore *store, const DinolabRunSpec *spec, GErro
         sqlite3_bind_int64 (st, 10, (gint64) getpid ());
         bind_text_ (st, 11, spec->hparams_json);
         sqlite3_bind_int (st, 12, hp.epochs);
+        sqlite3_bind_int (st, 13, MAX (spec->keep_last, 0));
         if (!step_done_ (store, st, "create a run", error)) {
             rollback_ (store);
             return NULL;
@@ -1652,6 +1659,22 @@ dinolab_store_set_notes (DinolabStore *store, const char *uuid, const char *note
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
     return write_run_ (store, uuid, "set the notes of run", writes, G_N_ELEMENTS (writes), error);
+}
+
+gboolean
+dinolab_store_set_keep_last (DinolabStore *store, const char *uuid, int keep_last, GError **error)
+{
+    gint64 value = keep_last;
+    const RunWrite writes[] = {
+        { .sql = "UPDATE runs SET keep_last = ?2 WHERE id = ?1", .bind = bind_int64_, .data = &value },
+    };
+
+    g_return_val_if_fail (store != NULL, FALSE);
+    g_return_val_if_fail (uuid != NULL, FALSE);
+    g_return_val_if_fail (keep_last >= 0, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    return write_run_ (store, uuid, "set the checkpoints kept by run", writes, G_N_ELEMENTS (writes), error);
 }
 
 /* A status change (SQL_SET_STATUS). */

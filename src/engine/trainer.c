@@ -153,7 +153,7 @@ dinolab_trainer_options_init (DinolabTrainerOptions *opts)
     opts->knn_temperature = DINOLAB_KNN_DEFAULT_TEMPERATURE;
     opts->n_probes = 8;
     opts->checkpoint_minutes = 10.0;
-    opts->keep_last = 3;
+    opts->keep_last = 0;   /* the run's own, else DINOLAB_TRAINER_DEFAULT_KEEP_LAST */
     opts->keep_every_epochs = 10;
     opts->collapse_window = 100;
     opts->stop_at_step = -1;
@@ -593,6 +593,7 @@ setup_store_ (Run *r, gboolean *created, GError **error)
         spec.dataset = r->hp->dataset;
         spec.parent_uuid = t->opts.parent;
         spec.status = DINOLAB_RUN_STATUS_RUNNING;
+        spec.keep_last = t->opts.keep_last;
         if (!(uuid = dinolab_store_create_run (t->store, &spec, error)))
             return FALSE;
         *created = TRUE;
@@ -607,9 +608,10 @@ setup_store_ (Run *r, gboolean *created, GError **error)
         // collapse markers, attention snapshots) is recomputed (bit-exact) from here;
         // drop it so each series has one point per step and each event one marker.
         // The stored hyperparameters take the `--set` overrides (epochs), so the run
-        // list shows what the run now trains for.
+        // list shows what the run now trains for; likewise the checkpoints it keeps.
         if (!dinolab_store_truncate_after (t->store, r->uuid, r->next_it - 1, error) ||
-            !dinolab_store_set_hparams_json (t->store, r->uuid, r->hp_json, error))
+            !dinolab_store_set_hparams_json (t->store, r->uuid, r->hp_json, error) ||
+            !dinolab_store_set_keep_last (t->store, r->uuid, t->opts.keep_last, error))
             return FALSE;
     }
     r->run_dir = dinolab_store_get_run_dir (t->store, r->uuid);
@@ -1068,13 +1070,13 @@ trainer_alloc_ (DinolabStore *store, const DinolabTrainerOptions *opts)
 static gboolean
 check_options_ (const DinolabTrainerOptions *o, GError **error)
 {
-    if (o->loader_threads < 1 || o->keep_last < 1 || o->keep_every_epochs < 0 ||
+    if (o->loader_threads < 1 || o->keep_last < 0 || o->keep_every_epochs < 0 ||
         o->collapse_window < 1 || o->knn_k < 1 || !(o->knn_temperature > 0) || o->n_probes < 0 ||
         (o->stop_at_step != -1 && o->stop_at_step < 1)) {
         g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
-                     "trainer options: loader_threads, keep_last, collapse_window and knn_k must be "
-                     ">= 1, keep_every_epochs and n_probes >= 0, knn_temperature > 0, stop_at_step "
-                     "-1 or >= 1");
+                     "trainer options: loader_threads, collapse_window and knn_k must be >= 1, "
+                     "keep_last, keep_every_epochs and n_probes >= 0, knn_temperature > 0, "
+                     "stop_at_step -1 or >= 1");
         return FALSE;
     }
     return TRUE;
@@ -1094,6 +1096,8 @@ dinolab_trainer_new (DinolabStore                *store,
     if (!dinolab_hparams_validate (hp, error) || (opts != NULL && !check_options_ (opts, error)))
         return NULL;
     t = trainer_alloc_ (store, opts);
+    if (t->opts.keep_last == 0)
+        t->opts.keep_last = DINOLAB_TRAINER_DEFAULT_KEEP_LAST;
     dinolab_hparams_copy (&t->hp, hp);
     return t;
 }
@@ -1249,6 +1253,8 @@ dinolab_trainer_new_resume (DinolabStore                *store,
     }
 
     t = trainer_alloc_ (store, opts);
+    if (t->opts.keep_last == 0)   /* what the run was started (or last resumed) with */
+        t->opts.keep_last = info->keep_last > 0 ? info->keep_last : DINOLAB_TRAINER_DEFAULT_KEEP_LAST;
     dinolab_hparams_copy (&t->hp, &hp);
     t->resuming = TRUE;
     t->run_uuid = g_strdup (info->uuid);

@@ -200,8 +200,8 @@ stop_at_ok_ (const char *cmd, gint64 stop_at)
     return FALSE;
 }
 
-/* --keep-last N of train and resume; -1 (the default) leaves the trainer's own default. The
- * store does not remember it, so a resumed run prunes as its resume says, not as its train did. */
+/* --keep-last N of train and resume; -1 (not given) leaves it to the trainer: 3 for a new
+ * run, on resume the count the run records. */
 #define KEEP_LAST_ENTRY(target)                                                                      \
     { "keep-last", 0, 0, G_OPTION_ARG_INT, (target), "Keep the newest N checkpoints (also kept: the " \
       "end of every 10th epoch), e.g. to evaluate the run at several times; the run remembers it "    \

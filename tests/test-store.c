@@ -369,6 +369,19 @@ test_migrations (void)
     sql_exec (t->db, "ALTER TABLE runs DROP COLUMN keep_last; PRAGMA user_version = 1;");
     g_assert_cmpint (sql_int (t->db, "SELECT count (*) FROM pragma_table_info ('runs') WHERE name = 'keep_last'"),
                      ==, 0);
+    {   /* read-only, it is read as it is */
+        g_autoptr (DinolabStore) s = dinolab_store_open_full (t->db, DINOLAB_STORE_OPEN_READ_ONLY, &error);
+        g_autoptr (DinolabRunInfo) r = NULL;
+        g_autoptr (GPtrArray) l = NULL;
+        g_assert_no_error (error);
+        r = dinolab_store_get_run (s, "x", &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (r->keep_last, ==, 0);
+        l = dinolab_store_list_runs (s, &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (l->len, ==, 1);
+    }
+    g_assert_cmpint (sql_int (t->db, "PRAGMA user_version"), ==, 1);
     {
         g_autoptr (DinolabStore) s = open_ok (t->db);
         g_autoptr (DinolabRunInfo) r = dinolab_store_get_run (s, "x", &error);

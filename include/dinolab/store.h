@@ -97,7 +97,8 @@ typedef enum {
 
 typedef enum {
     DINOLAB_STORE_OPEN_DEFAULT   = 0,
-    DINOLAB_STORE_OPEN_READ_ONLY = 1 << 0, /* never write; no folder, no migration */
+    DINOLAB_STORE_OPEN_READ_ONLY = 1 << 0, /* never write; no folder, no migration (an
+                                            * older schema is read as it is) */
 } DinolabStoreOpenFlags;
 
 // ----------------------------------------------------------------------------

@@ -209,10 +209,13 @@ static const char SQL_INSERT_SNAPSHOT[] =
     "INSERT OR REPLACE INTO snapshots (run_id, step, epoch, n_images, heads, grid_h, grid_w,"
     " image_indices, maps, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
-#define RUN_COLUMNS                                                                      \
+/* The columns of a DinolabRunInfo; a read-only store of schema 1, which is read as it
+ * is, has no keep_last and reads it as 0. */
+#define RUN_COLUMNS_V1                                                                   \
     "id, uuid, name, status, dataset, created, started, ended, notes, parent_uuid,"      \
     " engine_version, host, pid, heartbeat, epochs, last_step, last_epoch, last_wall,"   \
-    " last_loss, last_teacher_entropy, last_kl, best_knn_top1, n_points, keep_last"
+    " last_loss, last_teacher_entropy, last_kl, best_knn_top1, n_points"
+#define RUN_COLUMNS    RUN_COLUMNS_V1 ", keep_last"
 
 static const char *const status_names[DINOLAB_RUN_STATUS_N] = {
     "running", "paused", "finished", "stopped", "interrupted", "diverged", "failed",
@@ -227,6 +230,7 @@ struct _DinolabStore {
     char       *path;       /* absolute */
     char       *folder;     /* dirname (path) */
     gboolean    read_only;
+    gint64      version;    /* schema of the file: the current one, or older when read-only */
     int         busy_ms;
     GHashTable *stmts;      /* SQL text -> prepared sqlite3_stmt*, owned */
 };
@@ -601,7 +605,13 @@ check_and_migrate_ (DinolabStore *store, GError **error)
                      G_GINT64_FORMAT ")", store->path, app_id, version);
         return FALSE;
     }
+    store->version = version;
     if (version == DINOLAB_STORE_SCHEMA_VERSION)
+        return TRUE;
+    /* Read-only, an older schema is read as it is (what it lacks reads as its default):
+     * looking at runs must not need a Dinolab that may write. An empty file has nothing
+     * to read. */
+    if (store->read_only && version >= 1)
         return TRUE;
     if (store->read_only) {
         g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_DB,
@@ -641,6 +651,7 @@ check_and_migrate_ (DinolabStore *store, GError **error)
         if (!commit_ (store, what, error))
             return FALSE;
     }
+    store->version = DINOLAB_STORE_SCHEMA_VERSION;
     return TRUE;
 }
 
@@ -1103,6 +1114,14 @@ dinolab_run_info_get_duration (const DinolabRunInfo *info)
     return status_is_live_ (info->status) ? MAX (0.0, now_ () - info->started) : 0.0;
 }
 
+/* "SELECT <the run columns> FROM runs @tail" for the schema of @store's file (g_free). */
+static char *
+select_runs_sql_ (const DinolabStore *store, const char *tail)
+{
+    return g_strconcat ("SELECT ", store->version >= 2 ? RUN_COLUMNS : RUN_COLUMNS_V1 ", 0", " FROM runs ",
+                        tail, NULL);
+}
+
 /* A DinolabRunInfo from a row of RUN_COLUMNS (tags left empty). */
 static DinolabRunInfo *
 run_info_from_row_ (sqlite3_stmt *st)
@@ -1171,8 +1190,8 @@ find_run_ (DinolabStore *store, const char *ref, gint64 *id, GError **error)
     int rc;
 
     {
-        g_autoptr (StoreStmt) st = stmt_ (store, "SELECT " RUN_COLUMNS " FROM runs WHERE uuid = ?1",
-                                          error);
+        g_autofree char *sql = select_runs_sql_ (store, "WHERE uuid = ?1");
+        g_autoptr (StoreStmt) st = stmt_ (store, sql, error);
         if (st == NULL)
             return NULL;
         bind_text_ (st, 1, lower);
@@ -1187,9 +1206,10 @@ find_run_ (DinolabStore *store, const char *ref, gint64 *id, GError **error)
         }
     }
     if (found->len == 0) {
-        g_autoptr (StoreStmt) st = stmt_ (store, "SELECT " RUN_COLUMNS " FROM runs WHERE name = ?1"
-                                          " OR (length (?2) >= 4 AND substr (uuid, 1, length (?2)) = ?2)"
-                                          " ORDER BY created DESC LIMIT 6", error);
+        g_autofree char *sql = select_runs_sql_ (store, "WHERE name = ?1"
+                                                 " OR (length (?2) >= 4 AND substr (uuid, 1, length (?2)) = ?2)"
+                                                 " ORDER BY created DESC LIMIT 6");
+        g_autoptr (StoreStmt) st = stmt_ (store, sql, error);
         if (st == NULL)
             return NULL;
         bind_text_ (st, 1, ref);
@@ -1268,8 +1288,8 @@ dinolab_store_list_runs (DinolabStore *store, GError **error)
     tags = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                   (GDestroyNotify) g_ptr_array_unref);
     {
-        g_autoptr (StoreStmt) st = stmt_ (store, "SELECT " RUN_COLUMNS " FROM runs"
-                                          " ORDER BY created DESC, id DESC", error);
+        g_autofree char *sql = select_runs_sql_ (store, "ORDER BY created DESC, id DESC");
+        g_autoptr (StoreStmt) st = stmt_ (store, sql, error);
         if (st == NULL)
             return NULL;
         while ((rc = sqlite3_step (st)) == SQLITE_ROW) {

@@ -974,7 +974,7 @@ typedef struct {
     const char    *what;  /* names a failed step; NULL: the write's own text */
 } RunWrite;
 
-/* ?2 = the gint64 at @data (a step). */
+/* ?2 = the gint64 at @data (a step, a count). */
 static gboolean
 bind_int64_ (sqlite3_stmt *st, guint row, gconstpointer data)
 {
@@ -1118,8 +1118,9 @@ dinolab_run_info_get_duration (const DinolabRunInfo *info)
 static char *
 select_runs_sql_ (const DinolabStore *store, const char *tail)
 {
-    return g_strconcat ("SELECT ", store->version >= 2 ? RUN_COLUMNS : RUN_COLUMNS_V1 ", 0", " FROM runs ",
-                        tail, NULL);
+    const char *columns = store->version >= 2 ? RUN_COLUMNS : RUN_COLUMNS_V1 ", 0";
+
+    return g_strconcat ("SELECT ", columns, " FROM runs ", tail, NULL);
 }
 
 /* A DinolabRunInfo from a row of RUN_COLUMNS (tags left empty). */

@@ -873,6 +873,7 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
     g_autoptr (DinolabDataset) ds = NULL;
     g_autoptr (DinolabModel) random = NULL;
     g_autofree gsize *idx = NULL, *cidx = NULL;
+    g_autofree char *seen = NULL;   /* ", seen at SxS" when resized, else "" */
     const DinolabHparams *hp = dinolab_model_get_hparams (lm->model);
     JaccardSet all = { 0 }, *classes = NULL;
     DinolabModel *models[2];
@@ -888,6 +889,7 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
                          dinolab_dataset_get_description (ds));
     if (size == 0)
         size = dinolab_dataset_get_width (ds);
+    seen = size != dinolab_dataset_get_width (ds) ? g_strdup_printf (", seen at %dx%d", size, size) : g_strdup ("");
     idx = pick_items_ (dinolab_dataset_get_size (ds), limit, &n);
     if (!(random = dinolab_model_new (hp, FALSE, &error)))
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
@@ -914,8 +916,6 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
 
     if (status == CLI_EXIT_OK && sheet != NULL) {
         const JaccardRow *rows = all.rows;
-        g_autofree char *seen = size != dinolab_dataset_get_width (ds)
-                                    ? g_strdup_printf (", the images seen at %dx%d", size, size) : g_strdup ("");
         g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head%s: left the model "
                                                   "(Jaccard %.3f, %.0f %% on the object), right a random ViT "
                                                   "(%.3f, %.0f %%)", threshold, seen, rows[0].per_head[rows[0].best],
@@ -972,11 +972,9 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         printf ("%s\n", text);
     } else if (status == CLI_EXIT_OK) {
         const JaccardRow *rows = all.rows;
-        g_autofree char *view = size != dinolab_dataset_get_width (ds)
-                                    ? g_strdup_printf (", seen at %dx%d", size, size) : g_strdup ("");
         printf ("Jaccard index of the %g-mass attention masks (DINO.md 7) with the foreground (pixels "
                 "> %d)\nof %s: %" G_GSIZE_FORMAT " images%s; model %s\n", threshold, fg,
-                dinolab_dataset_get_description (ds), n, view, lm->source);
+                dinolab_dataset_get_description (ds), n, seen, lm->source);
         printf ("  %-12s %-16s %9s  %s\n", "Jaccard", "best head", "mean map", "every head");
         for (int r = 0; r < 2; r++) {
             g_autofree char *b = g_strdup_printf ("%.3f (head %d)", rows[r].per_head[rows[r].best], rows[r].best);

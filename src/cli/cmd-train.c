@@ -190,14 +190,23 @@ out:
       "checkpoint, as Ctrl-C does; the schedules stay those of all the epochs, so the checkpoint "    \
       "is the one the whole run passes through", "STEP" }
 
-/* TRUE when @stop_at is -1 (not given) or a step; else prints the usage message. */
+/* TRUE when @value of --@option is -1 (not given) or >= 1; else prints the usage
+ * message "--OPTION: V is not WHAT (>= 1)". */
 static gboolean
-stop_at_ok_ (const char *cmd, gint64 stop_at)
+unset_or_positive_ (const char *cmd, const char *option, gint64 value, const char *what)
 {
-    if (stop_at == -1 || stop_at >= 1)
+    if (value == -1 || value >= 1)
         return TRUE;
-    cli_fail (cmd, CLI_EXIT_USAGE, "--stop-at: %" G_GINT64_FORMAT " is not a step (>= 1)", stop_at);
+    cli_fail (cmd, CLI_EXIT_USAGE, "--%s: %" G_GINT64_FORMAT " is not %s (>= 1)", option, value, what);
     return FALSE;
+}
+
+/* The checks of --keep-last and --stop-at, shared by train and resume. */
+static gboolean
+keep_last_and_stop_at_ok_ (const char *cmd, int keep_last, gint64 stop_at)
+{
+    return unset_or_positive_ (cmd, "keep-last", keep_last, "a number of checkpoints") &&
+           unset_or_positive_ (cmd, "stop-at", stop_at, "a step");
 }
 
 /* --keep-last N of train and resume; -1 (not given) leaves it to the trainer: 3 for a new
@@ -206,16 +215,6 @@ stop_at_ok_ (const char *cmd, gint64 stop_at)
     { "keep-last", 0, 0, G_OPTION_ARG_INT, (target), "Keep the newest N checkpoints (also kept: the " \
       "end of every 10th epoch), e.g. to evaluate the run at several times; the run remembers it "    \
       "(default: 3, or on resume the run's own)", "N" }
-
-/* TRUE when @keep_last is -1 (not given) or a count; else prints the usage message. */
-static gboolean
-keep_last_ok_ (const char *cmd, int keep_last)
-{
-    if (keep_last == -1 || keep_last >= 1)
-        return TRUE;
-    cli_fail (cmd, CLI_EXIT_USAGE, "--keep-last: %d is not a number of checkpoints (>= 1)", keep_last);
-    return FALSE;
-}
 
 /* The newest checkpoint of run @uuid whose file matches its recorded sha256, or NULL
  * (no error) when it has none. */
@@ -274,7 +273,7 @@ cmd_train (int argc, char **argv)
     if (from != NULL && preset != NULL)
         return cli_fail ("train", CLI_EXIT_USAGE, "--from and --preset both give the starting settings: "
                          "use one of them");
-    if (!keep_last_ok_ ("train", keep_last) || !stop_at_ok_ ("train", stop_at))
+    if (!keep_last_and_stop_at_ok_ ("train", keep_last, stop_at))
         return CLI_EXIT_USAGE;
 
     if (!(store = dinolab_store_open (db, &error)))
@@ -344,7 +343,7 @@ cmd_resume (int argc, char **argv)
     if (argc != 2)
         return cli_fail ("resume", CLI_EXIT_USAGE, argc < 2 ? "which run? (see --help)"
                                                             : "one run at a time (see --help)");
-    if (!keep_last_ok_ ("resume", keep_last) || !stop_at_ok_ ("resume", stop_at))
+    if (!keep_last_and_stop_at_ok_ ("resume", keep_last, stop_at))
         return CLI_EXIT_USAGE;
 
     if (!(store = dinolab_store_open (db, &error)))

@@ -1041,8 +1041,10 @@ trainer_thread_ (gpointer data)
 // ----------------------------------------------------------------------------
 // construction
 
+/* @recorded_keep_last: the count the resumed run records (0: none, or a new run); it
+ * stands where the options leave keep_last at 0, else the default. */
 static DinolabTrainer *
-trainer_alloc_ (DinolabStore *store, const DinolabTrainerOptions *opts)
+trainer_alloc_ (DinolabStore *store, const DinolabTrainerOptions *opts, int recorded_keep_last)
 {
     DinolabTrainer *t = g_new0 (DinolabTrainer, 1);
 
@@ -1051,6 +1053,8 @@ trainer_alloc_ (DinolabStore *store, const DinolabTrainerOptions *opts)
         t->opts = *opts;
     else
         dinolab_trainer_options_init (&t->opts);
+    if (t->opts.keep_last == 0)
+        t->opts.keep_last = recorded_keep_last > 0 ? recorded_keep_last : DINOLAB_TRAINER_DEFAULT_KEEP_LAST;
     t->opt_name = g_strdup (t->opts.name);
     t->opt_parent = g_strdup (t->opts.parent);
     t->opt_init = g_strdup (t->opts.init_checkpoint);
@@ -1095,9 +1099,7 @@ dinolab_trainer_new (DinolabStore                *store,
 
     if (!dinolab_hparams_validate (hp, error) || (opts != NULL && !check_options_ (opts, error)))
         return NULL;
-    t = trainer_alloc_ (store, opts);
-    if (t->opts.keep_last == 0)
-        t->opts.keep_last = DINOLAB_TRAINER_DEFAULT_KEEP_LAST;
+    t = trainer_alloc_ (store, opts, 0);
     dinolab_hparams_copy (&t->hp, hp);
     return t;
 }
@@ -1252,9 +1254,7 @@ dinolab_trainer_new_resume (DinolabStore                *store,
         return NULL;
     }
 
-    t = trainer_alloc_ (store, opts);
-    if (t->opts.keep_last == 0)   /* what the run was started (or last resumed) with */
-        t->opts.keep_last = info->keep_last > 0 ? info->keep_last : DINOLAB_TRAINER_DEFAULT_KEEP_LAST;
+    t = trainer_alloc_ (store, opts, info->keep_last);   /* what the run was started (or last resumed) with */
     dinolab_hparams_copy (&t->hp, &hp);
     t->resuming = TRUE;
     t->run_uuid = g_strdup (info->uuid);

@@ -1664,6 +1664,8 @@ test_cli_attention (Fixture *f, gconstpointer data)
         g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (o, "references"), "patches"),
                          ==, 36);
         g_assert_cmpint (run_cli_ (odd, NULL), ==, 2);   /* not a multiple of the patch: invalid input */
+        odd[7] = "432";   /* 2 heads x 11665^2 floats of attention for one image: refused, not a crash */
+        g_assert_cmpint (run_cli_ (odd, NULL), ==, 2);
     }
 
     /* 4. bad input: exit status 2, nothing written */

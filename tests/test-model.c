@@ -366,6 +366,14 @@ test_attention_readout (void)
     g_assert_false (dinolab_model_check_input (m, 2, 18, 18, &error));
     g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
     g_assert_nonnull (strstr (error->message, "patch_size 4"));
+    g_clear_error (&error);
+    /* the attention of one image: 2 heads x T^2 floats, at most 2^28 (T = 1 + 107^2 fits,
+     * 1 + 108^2 does not) */
+    g_assert_true (dinolab_model_check_input (m, 2, 428, 428, &error));
+    g_assert_no_error (error);
+    g_assert_false (dinolab_model_check_input (m, 2, 432, 432, &error));
+    g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+    g_assert_nonnull (strstr (error->message, "input size 432x432 is too large: 11665 tokens"));
 }
 
 int

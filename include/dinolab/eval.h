@@ -60,7 +60,8 @@ G_BEGIN_DECLS
  * evaluation views of items @indices[0 .. @n-1] of @ds.
  * @size: the view side in pixels, a multiple of patch_size (the trainer passes
  *   hp->global_crop_size); the dataset's channels must equal the model's in_chans.
- * @batch: images per backbone pass and lane (<= 0: 64); bounds the activation memory.
+ * @batch: images per backbone pass and lane (<= 0: 64, fewer when their attention
+ *   would pass 256 MB); bounds the activation memory.
  * Results do not depend on the number of lanes beyond float rounding.
  * @out: caller-owned, @n x embed_dim floats; row r is item @indices[r], unit norm (an
  *   all-zero feature stays zero).

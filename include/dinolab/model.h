@@ -156,9 +156,14 @@ DinolabBackboneWork *dinolab_backbone_work_new  (const DinolabModel  *model,
                                                  gboolean             training);
 void                 dinolab_backbone_work_free (DinolabBackboneWork *work);
 
+/* The most attention entries (heads x tokens x tokens, float) one image may need in a
+ * block: 2^28, 1 GiB. A 480x480 input to a patch-7 model with 4 heads needs 86M. */
+#define DINOLAB_MODEL_MAX_ATTENTION_FLOATS (G_GINT64_CONSTANT (1) << 28)
+
 /* Returns TRUE if images of @channels x @height x @width fit the model, else an
  * INVALID_INPUT error naming the size, e.g. "crop size 18 is not a multiple of
- * patch_size 4". */
+ * patch_size 4", or one whose attention would need more than
+ * DINOLAB_MODEL_MAX_ATTENTION_FLOATS. */
 gboolean      dinolab_model_check_input  (const DinolabModel   *model,
                                           int                   channels,
                                           int                   height,

@@ -33,8 +33,10 @@
 /* Test rows x train rows of one similarity block: 256 x 4096 floats = 4 MB. */
 #define KNN_TEST_BLOCK  256
 #define KNN_TRAIN_BLOCK 4096
-/* Images per backbone pass when the caller does not say. */
-#define EVAL_DEFAULT_BATCH 64
+/* Images per backbone pass when the caller does not say, fewer when their attention
+ * would pass EVAL_ATTENTION_FLOATS (64M floats, 256 MB) on large views. */
+#define EVAL_DEFAULT_BATCH    64
+#define EVAL_ATTENTION_FLOATS (G_GINT64_CONSTANT (1) << 26)
 /* Slack of the threshold-mask comparison, relative to the map's total mass. */
 #define MASK_REL_EPS 1e-9
 
@@ -174,8 +176,10 @@ forward_views_ (DinolabModel   *model,
         return FALSE;
     if (n == 0)
         return TRUE;
-    if (batch <= 0)
-        batch = EVAL_DEFAULT_BATCH;
+    if (batch <= 0) {
+        gint64 T = 1 + (gint64) (size / p) * (size / p);
+        batch = (int) CLAMP (EVAL_ATTENTION_FLOATS / ((gint64) hp->num_heads * T * T), 1, EVAL_DEFAULT_BATCH);
+    }
     batch = (int) MIN ((gsize) batch, n);
     n_chunks = (n + (gsize) batch - 1) / (gsize) batch;
     n_lanes = hp->threads > 0 ? hp->threads : (int) g_get_num_processors ();

@@ -711,6 +711,19 @@ dinolab_model_check_input (const DinolabModel *model,
                      "crop size %dx%d is not a multiple of patch_size %d", height, width, model->p);
         return FALSE;
     }
+    {
+        gint64 T = 1 + (gint64) (height / model->p) * (width / model->p);
+        gint64 floats = (gint64) model->NH * T * T;
+
+        if (floats > DINOLAB_MODEL_MAX_ATTENTION_FLOATS) {
+            g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
+                         "input size %dx%d is too large: %" G_GINT64_FORMAT " tokens, whose attention "
+                         "would take %.2f GiB for one image (at most %.2f GiB)", height, width, T,
+                         (double) floats * sizeof (float) / (1 << 30),
+                         (double) DINOLAB_MODEL_MAX_ATTENTION_FLOATS * sizeof (float) / (1 << 30));
+            return FALSE;
+        }
+    }
     return TRUE;
 }
 

@@ -604,7 +604,7 @@ test_features (Fixture *f, gconstpointer data)
     /* batch 16: 4 full chunks and a short one of 6 */
     g_assert_true (dinolab_eval_features (m, ds, idx, n, S, 16, feat, NULL, &error));
     g_assert_no_error (error);
-    g_assert_true (dinolab_eval_attention (m, ds, idx, n, S, att, NULL, &error));
+    g_assert_true (dinolab_eval_attention (m, ds, idx, n, S, 0, att, NULL, &error));
     g_assert_no_error (error);
     g_assert_true (dinolab_eval_pixel_features (ds, idx, n, S, pixf, NULL, &error));
     g_assert_no_error (error);
@@ -797,12 +797,12 @@ test_jaccard (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     for (gsize i = 0; i < n; i++)
         idx[i] = i;
-    g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0, fraction, fg_above, per_head, &mean_map,
+    g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0, 0, fraction, fg_above, per_head, &mean_map,
                                                    on, &on_mean, NULL, &error));
     g_assert_no_error (error);
 
     /* by hand: attention, masks, and the pixel sets counted one by one */
-    g_assert_true (dinolab_eval_attention (m, ds, idx, n, S, att, NULL, &error));
+    g_assert_true (dinolab_eval_attention (m, ds, idx, n, S, 0, att, NULL, &error));
     for (gsize i = 0; i < n; i++) {
         DinolabImage img = { 0 };
         double mean[16] = { 0 };
@@ -867,7 +867,7 @@ test_jaccard (Fixture *f, gconstpointer data)
                 size += mask[k];
             g_assert_cmpint (size, <=, largest);
         }
-        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, 0, fraction, fg_above, &ref_map, &ref_best,
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, 0, 0, fraction, fg_above, &ref_map, &ref_best,
                                                         &ref_fixed, fixed, &ref_share, &error));
         g_assert_no_error (error);
         for (gsize i = 0; i < n; i++) {
@@ -945,24 +945,24 @@ test_jaccard (Fixture *f, gconstpointer data)
         g_autoptr (DinolabDataset) ods = dinolab_dataset_open (odd, DINOLAB_SPLIT_TRAIN, &error);
         double ref_map, ref_best, ref_fixed;
         g_assert_no_error (error);
-        g_assert_false (dinolab_eval_attention_jaccard (m, ods, idx, 4, 0, fraction, 0, per_head, &mean_map,
+        g_assert_false (dinolab_eval_attention_jaccard (m, ods, idx, 4, 0, 0, fraction, 0, per_head, &mean_map,
                                                         NULL, NULL, NULL, &error));
         g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
         g_test_message ("%s", error->message);
         g_assert_nonnull (strstr (error->message, "multiple of the patch size 4"));
         g_clear_error (&error);
-        g_assert_false (dinolab_eval_jaccard_references (ods, idx, 4, 4, 0, fraction, 0, &ref_map, &ref_best, &ref_fixed,
-                                                         NULL, NULL, &error));
+        g_assert_false (dinolab_eval_jaccard_references (ods, idx, 4, 4, 0, 0, fraction, 0, &ref_map, &ref_best,
+                                                         &ref_fixed, NULL, NULL, &error));
         g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
         g_clear_error (&error);
         /* ... but their views can be: 10x10 images seen at 12x12 */
-        g_assert_true (dinolab_eval_attention_jaccard (m, ods, idx, 4, 12, fraction, 0, per_head, &mean_map,
+        g_assert_true (dinolab_eval_attention_jaccard (m, ods, idx, 4, 12, 0, fraction, 0, per_head, &mean_map,
                                                        NULL, NULL, NULL, &error));
         g_assert_no_error (error);
-        g_assert_true (dinolab_eval_jaccard_references (ods, idx, 4, 4, 12, fraction, 0, &ref_map, &ref_best,
+        g_assert_true (dinolab_eval_jaccard_references (ods, idx, 4, 4, 12, 0, fraction, 0, &ref_map, &ref_best,
                                                         &ref_fixed, NULL, NULL, &error));
         g_assert_no_error (error);
-        g_assert_false (dinolab_eval_attention_jaccard (m, ds, idx, 4, 2 * S + 2, fraction, 0, per_head,
+        g_assert_false (dinolab_eval_attention_jaccard (m, ds, idx, 4, 2 * S + 2, 0, fraction, 0, per_head,
                                                         &mean_map, NULL, NULL, NULL, &error));
         g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
         g_assert_nonnull (strstr (error->message, "view 26"));
@@ -980,11 +980,11 @@ test_jaccard (Fixture *f, gconstpointer data)
         double want_head[2] = { 0, 0 }, want_map = 0.0, ref_map, ref_best, ref_fixed, share, share1;
         double ref1_map, ref1_best, ref1_fixed;
 
-        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, V, fraction, fg_above, per_head,
+        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, V, 0, fraction, fg_above, per_head,
                                                        &mean_map, NULL, NULL, NULL, &error));
         g_assert_no_error (error);
-        g_assert_true (dinolab_eval_attention (m, ds, idx, n, V, att2, NULL, &error));
-        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, V, fraction, fg_above, &ref_map, &ref_best,
+        g_assert_true (dinolab_eval_attention (m, ds, idx, n, V, 0, att2, NULL, &error));
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, V, 0, fraction, fg_above, &ref_map, &ref_best,
                                                         &ref_fixed, NULL, &share, &error));
         g_assert_no_error (error);
         for (gsize i = 0; i < n; i++) {
@@ -1017,11 +1017,98 @@ test_jaccard (Fixture *f, gconstpointer data)
             g_assert_cmpfloat_with_epsilon (per_head[h], want_head[h], 1e-12);
         g_assert_cmpfloat_with_epsilon (ref_map, want_map, 1e-12);
         /* the object fills the same share of a view scaled by a whole factor */
-        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, 0, fraction, fg_above, &ref1_map,
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, 0, 0, fraction, fg_above, &ref1_map,
                                                         &ref1_best, &ref1_fixed, NULL, &share1, &error));
         g_assert_cmpfloat_with_epsilon (share, share1, 1e-12);
         g_assert_cmpfloat (ref_best, >=, ref_map - 1e-12);
         g_assert_cmpfloat (ref_best, >=, ref_fixed - 1e-12);
+    }
+
+    /* the images framed by black (attention --eval --pad): the attention of each image
+     * framed here by hand through the one-image API, and the Jaccard index with the
+     * foreground framed as background, pixel by pixel */
+    {
+        const int F = p + 2, V = S + 2 * F, G = V / p, P3 = G * G;
+        g_autofree float *att3 = g_new (float, n * NH * P3);
+        g_autofree float *framed = g_new (float, V * V);
+        g_autofree float *one = g_new (float, NH * P3);
+        g_autofree double *a = g_new (double, P3);
+        g_autofree guint8 *mask = g_new (guint8, P3);
+        g_autofree long *cnt = g_new (long, P3);
+        double want_head[2] = { 0, 0 }, want_map = 0.0, want_share = 0.0, max_err = 0.0;
+        double ref_map, ref_best, ref_fixed, share;
+        float nmean[3], nstd[3];
+
+        g_assert_true (dinolab_dataset_get_normalization (ds, nmean, nstd, &error));
+        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0, F, fraction, fg_above, per_head,
+                                                       &mean_map, NULL, NULL, NULL, &error));
+        g_assert_no_error (error);
+        g_assert_true (dinolab_eval_attention (m, ds, idx, n, S, F, att3, NULL, &error));
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, p, 0, F, fraction, fg_above, &ref_map,
+                                                        &ref_best, &ref_fixed, NULL, &share, &error));
+        g_assert_no_error (error);
+        for (gsize i = 0; i < n; i++) {
+            g_autoptr (DinolabEvalImage) in = dinolab_eval_image_from_dataset (ds, i, S, p, &error);
+            DinolabImage img = { 0 };
+            long inter, uni, fg_count = 0;
+
+            g_assert_no_error (error);
+            for (int y = 0; y < V; y++)
+                for (int x = 0; x < V; x++)
+                    framed[y * V + x] = y >= F && y < F + S && x >= F && x < F + S
+                                            ? in->x[(y - F) * S + (x - F)] : (0.0f - nmean[0]) / nstd[0];
+            g_assert_true (dinolab_eval_image_attention (m, framed, V, V, one, NULL, &error));
+            for (int j = 0; j < NH * P3; j++)
+                max_err = fmax (max_err, fabs (att3[i * NH * P3 + j] - one[j]));
+
+            g_assert_true (dinolab_dataset_get_image (ds, i, &img, &error));
+            memset (cnt, 0, (size_t) P3 * sizeof *cnt);
+            for (int h = 0; h <= NH; h++) {
+                inter = uni = 0;
+                if (h < NH) {
+                    for (int k = 0; k < P3; k++)
+                        a[k] = att3[(i * NH + h) * P3 + k];
+                } else {  /* the foreground itself as the map */
+                    for (int k = 0; k < P3; k++)
+                        a[k] = (double) cnt[k];
+                }
+                naive_mask_ (mask, a, P3, fraction);
+                for (int y = 0; y < V; y++)
+                    for (int x = 0; x < V; x++) {
+                        gboolean in_m = mask[(y / p) * G + x / p];
+                        gboolean in_f = y >= F && y < F + S && x >= F && x < F + S &&
+                                        img.pixels[(y - F) * S + (x - F)] > fg_above;
+                        inter += in_m && in_f;
+                        uni += in_m || in_f;
+                        if (h == 0) {
+                            cnt[(y / p) * G + x / p] += in_f;
+                            fg_count += in_f;
+                        }
+                    }
+                if (h < NH)
+                    want_head[h] += (double) inter / uni / n;
+                else
+                    want_map += (uni > 0 ? (double) inter / uni : 1.0) / n;
+            }
+            want_share += (double) fg_count / (V * V) / n;
+            dinolab_image_clear (&img);
+        }
+        g_test_message ("framed by %d to %dx%d: attention off by %.2g; Jaccard per head %.4f %.4f (by hand "
+                        "%.4f %.4f), foreground map %.4f (%.4f), object share %.4f (%.4f)", F, V, V, max_err,
+                        per_head[0], per_head[1], want_head[0], want_head[1], ref_map, want_map, share, want_share);
+        g_assert_cmpfloat (max_err, <, 1e-5);
+        for (int h = 0; h < NH; h++)
+            g_assert_cmpfloat_with_epsilon (per_head[h], want_head[h], 1e-12);
+        g_assert_cmpfloat_with_epsilon (ref_map, want_map, 1e-12);
+        g_assert_cmpfloat_with_epsilon (share, want_share, 1e-12);
+
+        /* a frame that leaves the view off the patch grid is refused, naming both */
+        g_assert_false (dinolab_eval_attention_jaccard (m, ds, idx, n, 0, 1, fraction, fg_above, per_head,
+                                                        &mean_map, NULL, NULL, NULL, &error));
+        g_assert_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT);
+        g_test_message ("%s", error->message);
+        g_assert_nonnull (strstr (error->message, "view 14 = 12 + 2 x 1 of frame"));
+        g_clear_error (&error);
     }
 }
 
@@ -1078,6 +1165,19 @@ test_image_from_dataset (Fixture *f, gconstpointer data)
         g_test_message ("image from dataset, patch %d: %dx%d, mean %.6f (here %.6f), std %.6f "
                         "(here %.6f), max |x - hand| %.2g", patch, im->width, im->height,
                         im->mean[0], mean, im->std[0], std, max_err);
+
+        /* framed by a patch of black: the image in the middle, pixel value 0 around it */
+        dinolab_eval_image_frame (im, patch);
+        g_assert_cmpint (im->height, ==, side + 2 * patch);
+        g_assert_cmpint (im->width, ==, side + 2 * patch);
+        for (int y = 0; y < im->height; y++)
+            for (int x = 0; x < im->width; x++) {
+                gboolean inside = y >= patch && y < patch + side && x >= patch && x < patch + side;
+                int v = inside ? px[(y - patch) * S + (x - patch)] : 0;
+                max_err = fmax (max_err, fabs (im->x[y * im->width + x] - (v / 255.0 - mean) / std));
+                for (int c = 0; c < 3; c++)
+                    g_assert_cmpint (im->rgb[(y * im->width + x) * 3 + c], ==, v);
+            }
     }
     g_assert_cmpfloat (max_err, <, 1e-5);
 
@@ -1572,9 +1672,9 @@ test_cli_attention (Fixture *f, gconstpointer data)
         mo = json_object_get_object_member (o, "model");
         ro = json_object_get_object_member (o, "references");
         g_assert_true (json_object_has_member (o, "random_init"));
-        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0, 0.6, 0, per_head, &mean_map, NULL, NULL,
+        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0, 0, 0.6, 0, per_head, &mean_map, NULL, NULL,
                                                        NULL, &error));
-        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 0, 0.6, 0, &ref_map, &ref_best, &ref_fixed,
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 0, 0, 0.6, 0, &ref_map, &ref_best, &ref_fixed,
                                                         NULL, NULL, &error));
         g_assert_no_error (error);
         heads = json_object_get_array_member (mo, "heads");
@@ -1610,9 +1710,9 @@ test_cli_attention (Fixture *f, gconstpointer data)
             g_assert_cmpstr (json_object_get_string_member (co, "class"), ==,
                              dinolab_dataset_get_class_name (ds, (guint) label));
             in_classes += (gint64) m_;
-            g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, m_, 0, 0.6, 0, per_head, &mean_map, NULL,
+            g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, m_, 0, 0, 0.6, 0, per_head, &mean_map, NULL,
                                                            NULL, NULL, &error));
-            g_assert_true (dinolab_eval_jaccard_references (ds, idx, m_, 4, 0, 0.6, 0, &ref_map, &ref_best,
+            g_assert_true (dinolab_eval_jaccard_references (ds, idx, m_, 4, 0, 0, 0.6, 0, &ref_map, &ref_best,
                                                             &ref_fixed, NULL, &share, &error));
             g_assert_no_error (error);
             g_assert_cmpint (json_object_get_int_member (cm, "best_head"), ==, best);
@@ -1651,9 +1751,9 @@ test_cli_attention (Fixture *f, gconstpointer data)
         g_assert_true (json_parser_load_from_data (parser, text, -1, &error));
         o = json_node_get_object (json_parser_get_root (parser));
         g_assert_cmpint (json_object_get_int_member (o, "view_size"), ==, 24);
-        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 24, 0.6, 0, per_head, &mean_map, NULL, NULL,
+        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 24, 0, 0.6, 0, per_head, &mean_map, NULL, NULL,
                                                        NULL, &error));
-        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 24, 0.6, 0, &ref_map, &ref_best, &ref_fixed,
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 24, 0, 0.6, 0, &ref_map, &ref_best, &ref_fixed,
                                                         NULL, NULL, &error));
         g_assert_no_error (error);
         g_assert_cmpfloat_with_epsilon (json_object_get_double_member (json_object_get_object_member (o, "model"),
@@ -1666,6 +1766,65 @@ test_cli_attention (Fixture *f, gconstpointer data)
         g_assert_cmpint (run_cli_ (odd, NULL), ==, 2);   /* not a multiple of the patch: invalid input */
         odd[7] = "432";   /* 2 heads x 11665^2 floats of attention for one image: refused, not a crash */
         g_assert_cmpint (run_cli_ (odd, NULL), ==, 2);
+    }
+
+    /* 3c. --pad: the images framed by black, the same figures as the engine's; a frame
+     * that leaves the view off the patch grid, or a negative one, is refused */
+    {
+        g_autofree char *sheet = g_build_filename (f->dir, "sheet-pad.png", NULL);
+        g_autofree char *out4 = g_build_filename (f->dir, "att-pad", NULL);
+        const char *args[] = { "attention", "--weights", f->model_path, "--dataset", f->train_spec, "--eval",
+                               "--pad", "4", "--json", "--sheet", sheet, NULL };
+        const char *one[] = { "attention", "--weights", f->model_path, "--dataset", f->train_spec, "--index", "3",
+                              "--pad", "4", "--out", out4, "--json", NULL };
+        const char *off_grid[] = { "attention", "--weights", f->model_path, "--dataset", f->train_spec, "--eval",
+                                   "--pad", "1", NULL };
+        const char *negative[] = { "attention", "--weights", f->model_path, "--dataset", f->train_spec, "--eval",
+                                   "--pad", "-4", NULL };
+        g_autofree char *text = NULL, *text1 = NULL;
+        g_autoptr (JsonParser) parser = json_parser_new ();
+        g_autoptr (JsonParser) parser1 = json_parser_new ();
+        gsize n = dinolab_dataset_get_size (ds);
+        g_autofree gsize *idx = g_new (gsize, n);
+        double per_head[2], mean_map, ref_map, ref_best, ref_fixed;
+        JsonObject *o, *model_o;
+
+        for (gsize i = 0; i < n; i++)
+            idx[i] = i;
+        g_assert_cmpint (run_cli_ (args, &text), ==, 0);
+        g_assert_true (json_parser_load_from_data (parser, text, -1, &error));
+        o = json_node_get_object (json_parser_get_root (parser));
+        model_o = json_object_get_object_member (o, "model");
+        g_assert_cmpint (json_object_get_int_member (o, "pad"), ==, 4);
+        g_assert_true (dinolab_eval_attention_jaccard (m, ds, idx, n, 0, 4, 0.6, 0, per_head, &mean_map, NULL, NULL,
+                                                       NULL, &error));
+        g_assert_true (dinolab_eval_jaccard_references (ds, idx, n, 4, 0, 4, 0.6, 0, &ref_map, &ref_best,
+                                                        &ref_fixed, NULL, NULL, &error));
+        g_assert_no_error (error);
+        g_assert_cmpfloat_with_epsilon (json_object_get_double_member (model_o, "mean_map_jaccard"), mean_map,
+                                        1e-12);
+        for (int h = 0; h < 2; h++)
+            g_assert_cmpfloat_with_epsilon (
+                json_node_get_double (json_array_get_element (json_object_get_array_member (model_o, "heads"), h)),
+                per_head[h], 1e-12);
+        g_assert_cmpfloat_with_epsilon (
+            json_object_get_double_member (json_object_get_object_member (o, "references"), "foreground_map_jaccard"),
+            ref_map, 1e-12);
+        g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (o, "references"), "patches"),
+                         ==, 25);   /* (12 + 2 x 4) / 4 = 5 patches a side */
+        g_assert_true (g_file_test (sheet, G_FILE_TEST_EXISTS));
+
+        /* one image: its input grows by the frame on every side */
+        g_assert_cmpint (run_cli_ (one, &text1), ==, 0);
+        g_assert_true (json_parser_load_from_data (parser1, text1, -1, &error));
+        o = json_node_get_object (json_parser_get_root (parser1));
+        g_assert_cmpint (json_object_get_int_member (o, "width"), ==, f->size + 8);
+        g_assert_cmpint (json_object_get_int_member (o, "pad"), ==, 4);
+
+        g_assert_cmpint (run_cli_ (off_grid, NULL), ==, 2);
+        g_assert_cmpint (run_cli_ (negative, NULL), ==, 2);
+        negative[7] = "8193";   /* wider than any model attends to: refused before any allocation */
+        g_assert_cmpint (run_cli_ (negative, NULL), ==, 2);
     }
 
     /* 4. bad input: exit status 2, nothing written */

@@ -163,16 +163,20 @@ gboolean dinolab_eval_knn            (DinolabModel     *model,
 // attention (DINO.md 7)
 
 /* dinolab_eval_attention:
- * The last block's CLS-to-patch attention of the evaluation views (side @size, a
- * multiple of patch_size) of items @indices[0 .. @n-1]: @out, caller-owned,
- * [n, num_heads, P] with P = (size / patch_size)^2, patches row-major; raw softmax
+ * The last block's CLS-to-patch attention of the evaluation views (side @size) of
+ * items @indices[0 .. @n-1], each at the centre of a frame @pad pixels wide (0: none)
+ * of black (pixel value 0, normalised as the dataset's images are), so the model sees
+ * a square of side V = @size + 2 @pad, a multiple of patch_size: an object with
+ * background around it, as the paper's scenes have. @out, caller-owned,
+ * [n, num_heads, P] with P = (V / patch_size)^2, patches row-major; raw softmax
  * entries (each head's row sums to 1 minus its CLS-to-CLS entry), not renormalised.
- * Same errors as dinolab_eval_features(). */
+ * Same errors as dinolab_eval_features(), and the dataset's for its normalisation. */
 gboolean dinolab_eval_attention      (DinolabModel   *model,
                                       DinolabDataset *ds,
                                       const gsize    *indices,
                                       gsize           n,
                                       int             size,
+                                      int             pad,
                                       float          *out,
                                       GCancellable   *cancellable,
                                       GError        **error);
@@ -210,9 +214,11 @@ int      dinolab_attention_mask      (guint8      *mask,
  * @n-1] of @ds, the foreground F is the set of pixels of the item's image brighter than
  * @fg_threshold (0..255, the brightest channel; Fashion-MNIST: 0, the non-black
  * pixels). The images must be square. The attention is taken of the evaluation view of
- * side @size (0: the images' own side; a multiple of patch_size, else INVALID_INPUT), as
- * visualize_attention.py takes it of a resized image, and F is scaled to the view by
- * nearest neighbour (each view pixel takes the image pixel under its centre). For each
+ * side @size (0: the images' own side), as visualize_attention.py takes it of a resized
+ * image, framed by @pad pixels of black (dinolab_eval_attention; the view's side with
+ * its frame must be a multiple of patch_size, else INVALID_INPUT), and F is scaled to
+ * the view by nearest neighbour (each view pixel takes the image pixel under its
+ * centre), the frame being background. For each
  * head, and for the mean map over heads, M is the threshold mask keeping @fraction of the
  * mass (dinolab_attention_mask; 0.6 in DINO), each patch covering its p x p pixels of
  * the view, and |M ∩ F| / |M ∪ F| is averaged over the items.
@@ -229,6 +235,7 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
                                          const gsize    *indices,
                                          gsize           n,
                                          int             size,
+                                         int             pad,
                                          double          fraction,
                                          int             fg_threshold,
                                          double         *per_head,
@@ -242,8 +249,9 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
  * Three references for dinolab_eval_attention_jaccard() on the same items that need no
  * model: what the measure gives to a perfect map, the most any map can score, and
  * what a mask that never looks at the image scores. Foreground, view side @size (0: the
- * images' own), threshold masks and grid as there, with patches of @patch_size pixels
- * (the images must be square and the view a multiple of it, else INVALID_INPUT). A
+ * images' own), frame @pad, threshold masks and grid as there, with patches of
+ * @patch_size pixels (the images must be square and the framed view a multiple of it,
+ * else INVALID_INPUT). A
  * threshold mask of P patches keeps at most ceil(@fraction * P) of them (the uniform
  * map's mask; 10 of 16 at 0.6), and every non-empty set up to that size is the mask of
  * some map: the masks below are such sets.
@@ -258,7 +266,7 @@ gboolean dinolab_eval_attention_jaccard (DinolabModel   *model,
  * found greedily on these very items (from the empty mask, toggle the patch that
  * raises the mean most until none does, never above the largest size): how far the
  * object's usual place in the frame alone carries the measure. @fixed_mask_out (may
- * be NULL): caller-owned [(view side / @patch_size)^2], receives that mask (1 = kept).
+ * be NULL): caller-owned [(framed view side / @patch_size)^2], receives that mask (1 = kept).
  * @object_share (may be NULL): the mean share of an image's pixels that are
  * foreground, how much of the frame the object fills (a flat map's mask covers
  * ceil(@fraction * P) / P of it, so the fuller the frame, the better such a mask scores).
@@ -268,6 +276,7 @@ gboolean dinolab_eval_jaccard_references (DinolabDataset *ds,
                                           gsize           n,
                                           int             patch_size,
                                           int             size,
+                                          int             pad,
                                           double          fraction,
                                           int             fg_threshold,
                                           double         *foreground_map,
@@ -336,6 +345,14 @@ DinolabEvalImage *dinolab_eval_image_from_dataset (DinolabDataset *ds,
                                                    int             size,
                                                    int             patch_size,
                                                    GError        **error);
+
+/* dinolab_eval_image_frame:
+ * Puts @image at the centre of a frame @pad pixels wide of black (pixel value 0 in its
+ * own normalisation), in place: its sides grow by 2 @pad, x and rgb are replaced.
+ * The attention functions take only sides that are multiples of the patch size.
+ * @pad 0 leaves it as it is. */
+void              dinolab_eval_image_frame        (DinolabEvalImage *image,
+                                                   int               pad);
 
 /* dinolab_eval_image_from_file:
  * An image file (anything gdk-pixbuf reads; EXIF orientation applied) converted to

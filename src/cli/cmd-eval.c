@@ -39,6 +39,9 @@
 #define BASELINE_SEED 0
 /* Auto zoom: overlays are drawn at least this many pixels on their longer side. */
 #define ATTN_MIN_DISPLAY 256
+/* --pad above this leaves no model a view it may attend to (dinolab_model_check_input
+ * refuses it for any patch size up to 64), and 2 x pad stays far from overflowing. */
+#define ATTN_MAX_PAD 8192
 /* Opacity of the heat map over the image, and of a mask's fill. */
 #define ATTN_HEAT_ALPHA 0.6
 #define ATTN_MASK_ALPHA 0.45
@@ -682,15 +685,15 @@ add_measure_json_ (JsonBuilder *b, const char *what, const char *heads_key,
 
 static gboolean
 jaccard_row_ (JaccardRow *row, DinolabModel *model, DinolabDataset *ds, const gsize *idx, gsize n,
-              int size, double threshold, int fg, GError **error)
+              int size, int pad, double threshold, int fg, GError **error)
 {
     int NH = dinolab_model_get_hparams (model)->num_heads;
     double t0 = now_ ();
 
     row->per_head = g_new (double, NH);
     row->on_object = g_new (double, NH);
-    if (!dinolab_eval_attention_jaccard (model, ds, idx, n, size, threshold, fg, row->per_head, &row->mean_map,
-                                         row->on_object, &row->mean_map_on_object, NULL, error))
+    if (!dinolab_eval_attention_jaccard (model, ds, idx, n, size, pad, threshold, fg, row->per_head,
+                                         &row->mean_map, row->on_object, &row->mean_map_on_object, NULL, error))
         return FALSE;
     row->best = 0;
     for (int h = 1; h < NH; h++)
@@ -700,11 +703,11 @@ jaccard_row_ (JaccardRow *row, DinolabModel *model, DinolabDataset *ds, const gs
     return TRUE;
 }
 
-/* One tile: item @index of @ds as the model sees it (view side @size), with the
- * @threshold mask of head @head of @model over it, zoomed @zoom times, at (@x, @y) of
- * @cr, captioned @caption. */
+/* One tile: item @index of @ds as the model sees it (view side @size, framed by @pad
+ * pixels of black), with the @threshold mask of head @head of @model over it, zoomed
+ * @zoom times, at (@x, @y) of @cr, captioned @caption. */
 static gboolean
-sheet_tile_ (cairo_t *cr, DinolabModel *model, DinolabDataset *ds, gsize index, int size, int zoom,
+sheet_tile_ (cairo_t *cr, DinolabModel *model, DinolabDataset *ds, gsize index, int size, int pad, int zoom,
              int head, double threshold, double x, double y, const char *caption, const double colour[3],
              GError **error)
 {
@@ -718,6 +721,7 @@ sheet_tile_ (cairo_t *cr, DinolabModel *model, DinolabDataset *ds, gsize index, 
 
     if (in == NULL)
         return FALSE;
+    dinolab_eval_image_frame (in, pad);
     gh = in->height / p;
     gw = in->width / p;
     att = g_new (float, (size_t) hp->num_heads * gh * gw);
@@ -739,13 +743,17 @@ sheet_tile_ (cairo_t *cr, DinolabModel *model, DinolabDataset *ds, gsize index, 
     return TRUE;
 }
 
-/* The contact sheet: the first SHEET_IMAGES items (views of side @size), each with the
- * best head's mask of the trained model (left) and of the random initialisation (right). */
+/* The contact sheet: the first SHEET_IMAGES items (views of side @size framed by
+ * @frame pixels, which @seen says after the dataset's name), each with the best head's mask
+ * of the trained model (left) and of the random initialisation (right). */
 static gboolean
-write_sheet_ (const char *path, DinolabDataset *ds, int size, DinolabModel *trained, int best_trained,
-              DinolabModel *random, int best_random, double threshold, const char *title, GError **error)
+write_sheet_ (const char *path, DinolabDataset *ds, int size, int frame, DinolabModel *trained, int best_trained,
+              DinolabModel *random, int best_random, double threshold, const char *seen, const char *title,
+              GError **error)
 {
-    int zoom = MAX (1, SHEET_TILE / size), side = size * zoom, gap = 10, head_h = 18, pad = 16;
+    g_autofree char *heading = g_strconcat (dinolab_dataset_get_description (ds), seen, NULL);
+    int zoom = MAX (1, SHEET_TILE / (size + 2 * frame)), side = (size + 2 * frame) * zoom;
+    int gap = 10, head_h = 18, pad = 16;
     int pair_w = 2 * side + 4, cell_w = pair_w + 2 * gap, cell_h = side + head_h + gap;
     int n = (int) MIN ((gsize) SHEET_IMAGES, dinolab_dataset_get_size (ds));
     int rows = (n + SHEET_PAIRS - 1) / SHEET_PAIRS;
@@ -760,7 +768,7 @@ write_sheet_ (const char *path, DinolabDataset *ds, int size, DinolabModel *trai
     cairo_set_font_size (cr, 14);
     cairo_set_source_rgb (cr, 0.1, 0.1, 0.1);
     cairo_move_to (cr, pad, pad + 12);
-    cairo_show_text (cr, dinolab_dataset_get_description (ds));
+    cairo_show_text (cr, heading);
     cairo_select_font_face (cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size (cr, 12);
     cairo_move_to (cr, pad, pad + 30);
@@ -770,10 +778,10 @@ write_sheet_ (const char *path, DinolabDataset *ds, int size, DinolabModel *trai
         double x = pad + (i % SHEET_PAIRS) * cell_w, y = pad + 46 + head_h + (i / SHEET_PAIRS) * cell_h;
         g_autofree char *ct = g_strdup_printf ("#%d model, h%d", i, best_trained);
         g_autofree char *cr_ = g_strdup_printf ("random, h%d", best_random);
-        ok = sheet_tile_ (cr, trained, ds, (gsize) i, size, zoom, best_trained, threshold, x, y, ct,
+        ok = sheet_tile_ (cr, trained, ds, (gsize) i, size, frame, zoom, best_trained, threshold, x, y, ct,
                           mask_colours_[2], error) &&
-             sheet_tile_ (cr, random, ds, (gsize) i, size, zoom, best_random, threshold, x + side + 4, y, cr_,
-                          mask_colours_[0], error);
+             sheet_tile_ (cr, random, ds, (gsize) i, size, frame, zoom, best_random, threshold, x + side + 4, y,
+                          cr_, mask_colours_[0], error);
     }
     cairo_destroy (cr);
     cairo_surface_flush (surface);
@@ -800,12 +808,13 @@ jaccard_set_clear_ (JaccardSet *s)
     }
 }
 
-/* Fills @s for items @idx[0 .. @n-1] of @ds, seen as views of side @size (a multiple of
- * the patch size). @best: the heads to report as best, the model's and the random ViT's
- * (those chosen over the whole split), or NULL for each row's own. */
+/* Fills @s for items @idx[0 .. @n-1] of @ds, seen as views of side @size framed by @pad
+ * pixels (together a multiple of the patch size). @best: the heads to report as best,
+ * the model's and the random ViT's (those chosen over the whole split), or NULL for each
+ * row's own. */
 static gboolean
 jaccard_set_ (JaccardSet *s, DinolabModel *const models[2], DinolabDataset *ds, const gsize *idx, gsize n,
-              int size, double threshold, int fg, const int *best, GError **error)
+              int size, int pad, double threshold, int fg, const int *best, GError **error)
 {
     int p = dinolab_model_get_hparams (models[0])->patch_size, g;
     g_autofree guint8 *fixed = NULL;
@@ -814,15 +823,15 @@ jaccard_set_ (JaccardSet *s, DinolabModel *const models[2], DinolabDataset *ds, 
     s->rows[1].label = "random ViT";
     s->n = n;
     for (int r = 0; r < 2; r++) {
-        if (!jaccard_row_ (&s->rows[r], models[r], ds, idx, n, size, threshold, fg, error))
+        if (!jaccard_row_ (&s->rows[r], models[r], ds, idx, n, size, pad, threshold, fg, error))
             return FALSE;
         if (best != NULL)
             s->rows[r].best = best[r];
     }
-    g = size / p;
+    g = (size + 2 * pad) / p;
     s->P = g * g;
     fixed = g_new0 (guint8, s->P);
-    if (!dinolab_eval_jaccard_references (ds, idx, n, p, size, threshold, fg, &s->ref_map, &s->ref_best,
+    if (!dinolab_eval_jaccard_references (ds, idx, n, p, size, pad, threshold, fg, &s->ref_map, &s->ref_best,
                                           &s->ref_fixed, fixed, &s->object_share, error))
         return FALSE;
     for (int k = 0; k < s->P; k++)
@@ -863,17 +872,17 @@ jaccard_set_json_ (JsonBuilder *b, const JaccardSet *s, int NH)
 
 /* `attention --eval`: the mean Jaccard index of each head's (and the mean map's)
  * threshold mask with the foreground, for the model and a random ViT of its shape, on
- * views of side @size (0: the images' own); with @per_class, also over the items of
- * each class, with the heads chosen on all. */
+ * views of side @size (0: the images' own) framed by @pad pixels of black; with
+ * @per_class, also over the items of each class, with the heads chosen on all. */
 static int
-attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 limit, int size,
+attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 limit, int size, int pad,
                  double threshold, int fg, const char *sheet, gboolean per_class, gboolean json)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (DinolabDataset) ds = NULL;
     g_autoptr (DinolabModel) random = NULL;
     g_autofree gsize *idx = NULL, *cidx = NULL;
-    g_autofree char *seen = NULL;   /* ", seen at SxS" when resized, else "" */
+    g_autofree char *seen = NULL;   /* ", seen at SxS" when resized or framed, else "" */
     const DinolabHparams *hp = dinolab_model_get_hparams (lm->model);
     JaccardSet all = { 0 }, *classes = NULL;
     DinolabModel *models[2];
@@ -889,7 +898,13 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
                          dinolab_dataset_get_description (ds));
     if (size == 0)
         size = dinolab_dataset_get_width (ds);
-    seen = size != dinolab_dataset_get_width (ds) ? g_strdup_printf (", seen at %dx%d", size, size) : g_strdup ("");
+    if (pad > 0)
+        seen = g_strdup_printf (", seen at %dx%d in a %d-pixel black frame (%dx%d)", size, size, pad,
+                                size + 2 * pad, size + 2 * pad);
+    else if (size != dinolab_dataset_get_width (ds))
+        seen = g_strdup_printf (", seen at %dx%d", size, size);
+    else
+        seen = g_strdup ("");
     idx = pick_items_ (dinolab_dataset_get_size (ds), limit, &n);
     if (!(random = dinolab_model_new (hp, FALSE, &error)))
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
@@ -897,7 +912,7 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
     models[0] = lm->model;
     models[1] = random;
     dinolab_blas_set_threads (hp->threads);
-    if (!jaccard_set_ (&all, models, ds, idx, n, size, threshold, fg, NULL, &error))
+    if (!jaccard_set_ (&all, models, ds, idx, n, size, pad, threshold, fg, NULL, &error))
         status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     best[0] = all.rows[0].best;
     best[1] = all.rows[1].best;
@@ -910,20 +925,20 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         for (gsize i = 0; i < n; i++)
             if (dinolab_dataset_get_label (ds, idx[i]) == (int) c)
                 cidx[m++] = idx[i];
-        if (m > 0 && !jaccard_set_ (&classes[c], models, ds, cidx, m, size, threshold, fg, best, &error))
+        if (m > 0 && !jaccard_set_ (&classes[c], models, ds, cidx, m, size, pad, threshold, fg, best, &error))
             status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     }
 
     if (status == CLI_EXIT_OK && sheet != NULL) {
         const JaccardRow *rows = all.rows;
-        g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head%s: left the model "
+        g_autofree char *title = g_strdup_printf ("The %g-mass attention mask of the best head: left the model "
                                                   "(Jaccard %.3f, %.0f %% on the object), right a random ViT "
-                                                  "(%.3f, %.0f %%)", threshold, seen, rows[0].per_head[rows[0].best],
+                                                  "(%.3f, %.0f %%)", threshold, rows[0].per_head[rows[0].best],
                                                   100.0 * rows[0].on_object[rows[0].best],
                                                   rows[1].per_head[rows[1].best],
                                                   100.0 * rows[1].on_object[rows[1].best]);
-        if (!write_sheet_ (sheet, ds, size, lm->model, rows[0].best, random, rows[1].best, threshold, title,
-                           &error))
+        if (!write_sheet_ (sheet, ds, size, pad, lm->model, rows[0].best, random, rows[1].best, threshold, seen,
+                           title, &error))
             status = cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
     }
 
@@ -941,6 +956,8 @@ attention_eval_ (LoadedModel *lm, const char *spec, DinolabSplit split, gint64 l
         json_builder_add_int_value (b, (gint64) n);
         json_builder_set_member_name (b, "view_size");
         json_builder_add_int_value (b, size);
+        json_builder_set_member_name (b, "pad");
+        json_builder_add_int_value (b, pad);
         json_builder_set_member_name (b, "threshold");
         json_builder_add_double_value (b, threshold);
         json_builder_set_member_name (b, "foreground_above");
@@ -1033,7 +1050,7 @@ cmd_attention (int argc, char **argv)
     g_autofree char *split_s = NULL, *out = NULL, *sheet = NULL;
     g_auto (GStrv) sets = NULL;
     gint64 checkpoint = -1, index = -1, limit = 0;
-    int size = 0, zoom = 0, threads = -1, fg = 0, status = CLI_EXIT_OK;
+    int size = 0, pad = 0, zoom = 0, threads = -1, fg = 0, status = CLI_EXIT_OK;
     double threshold = 0.6;
     gboolean student = FALSE, json = FALSE, eval = FALSE, per_class = FALSE;
     const GOptionEntry entries[] = {
@@ -1045,7 +1062,8 @@ cmd_attention (int argc, char **argv)
         { "dataset", 0, 0, G_OPTION_ARG_STRING, &spec_opt, "Take the image from this dataset (with --index)", "SPEC" },
         { "index", 0, 0, G_OPTION_ARG_INT64, &index, "Item of the dataset split", "I" },
         { "split", 0, 0, G_OPTION_ARG_STRING, &split_s, "Split of --dataset: train or test (default test)", "SPLIT" },
-        { "size", 0, 0, G_OPTION_ARG_INT, &size, "Shorter side of the input, trimmed to a multiple of the patch size (default: global_crop_size; --eval: the images' side, and S must be a multiple of the patch size)", "S" },
+        { "size", 0, 0, G_OPTION_ARG_INT, &size, "Shorter side of the input, trimmed to a multiple of the patch size (default: global_crop_size; --eval: the images' side, and S + 2 x --pad must be a multiple of the patch size)", "S" },
+        { "pad", 0, 0, G_OPTION_ARG_INT, &pad, "Frame the input with P pixels of black on every side, an object with background around it (default 0)", "P" },
         { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "Mass kept by the masks, in (0, 1] (default 0.6)", "T" },
         { "zoom", 0, 0, G_OPTION_ARG_INT, &zoom, "Draw the PNGs at Z times the input size (default: at least 256 pixels)", "Z" },
         { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Folder for the PNGs and attention.npy", "DIR" },
@@ -1093,7 +1111,10 @@ cmd_attention (int argc, char **argv)
                     "patches) patches), and the best single mask for every image (where the object "
                     "usually sits in the frame). --size S takes the attention of the images resized to S x S, "
                     "with the foreground scaled to them by nearest neighbour, as the paper's figures take a "
-                    "model trained at 224 pixels on 480-pixel inputs.",
+                    "model trained at 224 pixels on 480-pixel inputs. --pad P puts each image at the centre "
+                    "of a frame of black P pixels wide (the frame is background), so that the object "
+                    "leaves room around it as the objects of the paper's scenes do; on images that the "
+                    "object fills, a mask that covers most of the frame scores well wherever it lies.",
                     entries, &argc, &argv, &status))
         return status;
     if ((run == NULL) == (weights == NULL))
@@ -1104,18 +1125,21 @@ cmd_attention (int argc, char **argv)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--split: '%s' is not 'train' or 'test'", split_s);
     if (!(threshold > 0.0 && threshold <= 1.0))
         return cli_fail ("attention", CLI_EXIT_USAGE, "--threshold: %g is outside (0, 1]", threshold);
+    if (pad > ATTN_MAX_PAD)
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--pad: %d pixels is wider than any view a model can attend "
+                         "to (at most %d)", pad, ATTN_MAX_PAD);
     if (!eval && (limit != 0 || fg != 0 || sheet != NULL || per_class))
         return cli_fail ("attention", CLI_EXIT_USAGE, "--limit, --foreground, --sheet and --per-class go with --eval");
     if (eval) {
         if (image != NULL || index >= 0 || out != NULL || zoom != 0)
             return cli_fail ("attention", CLI_EXIT_USAGE, "--eval takes a whole split: no --image, --index, "
                              "--out or --zoom");
-        if (limit < 0 || size < 0 || fg < 0 || fg > 254)
-            return cli_fail ("attention", CLI_EXIT_USAGE, "--limit and --size must be >= 0 and --foreground in 0..254");
+        if (limit < 0 || size < 0 || pad < 0 || fg < 0 || fg > 254)
+            return cli_fail ("attention", CLI_EXIT_USAGE, "--limit, --size and --pad must be >= 0 and --foreground in 0..254");
         if (!load_backbone_ (&lm, weights, run, checkpoint, db, student, sets, threads, &error))
             return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
         return attention_eval_ (&lm, spec_opt != NULL ? spec_opt : dinolab_model_get_hparams (lm.model)->dataset,
-                                split, limit, size, threshold, fg, sheet, per_class, json);
+                                split, limit, size, pad, threshold, fg, sheet, per_class, json);
     }
     if ((image != NULL) == (index >= 0))
         return cli_fail ("attention", CLI_EXIT_USAGE, "give either --image PATH or --index I (with --dataset) (see --help)");
@@ -1123,8 +1147,8 @@ cmd_attention (int argc, char **argv)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--dataset and --split go with --index, not --image");
     if (out == NULL)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--out DIR is required (see --help)");
-    if (size < 0 || zoom < 0)
-        return cli_fail ("attention", CLI_EXIT_USAGE, "--size and --zoom must be >= 0");
+    if (size < 0 || pad < 0 || zoom < 0)
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--size, --pad and --zoom must be >= 0");
 
     if (!load_backbone_ (&lm, weights, run, checkpoint, db, student, sets, threads, &error))
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
@@ -1141,6 +1165,7 @@ cmd_attention (int argc, char **argv)
                                               &error);
     if (in == NULL)
         return cli_fail_error ("attention", CLI_EXIT_FAILURE, error);
+    dinolab_eval_image_frame (in, pad);
     dinolab_blas_set_threads (hp->threads);
 
     gh = in->height / p;
@@ -1208,6 +1233,8 @@ cmd_attention (int argc, char **argv)
         json_builder_add_int_value (b, in->width);
         json_builder_set_member_name (b, "height");
         json_builder_add_int_value (b, in->height);
+        json_builder_set_member_name (b, "pad");
+        json_builder_add_int_value (b, pad);
         json_builder_set_member_name (b, "grid");
         json_builder_begin_array (b);
         json_builder_add_int_value (b, gh);
@@ -1237,8 +1264,9 @@ cmd_attention (int argc, char **argv)
         text = json_generator_to_data (gen, NULL);
         printf ("%s\n", text);
     } else {
-        printf ("attention of %s\n  input %dx%d (%dx%d patches of %d), normalised with %s mean/std\n",
-                lm.source, in->width, in->height, gw, gh, p, in->normalization);
+        g_autofree char *framed = pad > 0 ? g_strdup_printf (" with a %d-pixel black frame", pad) : g_strdup ("");
+        printf ("attention of %s\n  input %dx%d%s (%dx%d patches of %d), normalised with %s mean/std\n",
+                lm.source, in->width, in->height, framed, gw, gh, p, in->normalization);
         for (int h = 0; h < NH; h++)
             printf ("  head %d: %.0f%% of the mass in %d of %d patches (%.1f%% of the image)\n", h,
                     100.0 * kept_mass[h], kept[h], P, 100.0 * kept[h] / P);

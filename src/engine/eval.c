@@ -68,6 +68,23 @@ check_indices_ (const DinolabDataset *ds, const gsize *indices, gsize n, GError 
     return TRUE;
 }
 
+/* @dst [C, H + 2 pad, W + 2 pad]: @src [C, H, W] at the centre of a frame @pad pixels
+ * wide of black, pixel value 0 normalised with @mean / @std as the image itself is. */
+static void
+frame_ (float *dst, const float *src, int C, int H, int W, int pad, const float *mean, const float *std)
+{
+    const int FH = H + 2 * pad, FW = W + 2 * pad;
+
+    for (int c = 0; c < C; c++) {
+        float black = -mean[c] / std[c], *d = dst + (size_t) c * FH * FW;
+
+        for (size_t i = 0; i < (size_t) FH * FW; i++)
+            d[i] = black;
+        for (int y = 0; y < H; y++)
+            memcpy (d + (size_t) (y + pad) * FW + pad, src + ((size_t) c * H + y) * W, (size_t) W * sizeof (float));
+    }
+}
+
 /* One evaluation pass over many items, shared by its lanes. Chunks of @batch items
  * are handed out in order through @next_chunk; a lane writes only its chunks' rows. */
 typedef struct {
@@ -75,8 +92,9 @@ typedef struct {
     DinolabDataset *ds;
     const gsize    *indices;
     gsize           n;
-    int             size, batch, D, NH, P;
-    size_t          view;        /* floats per image: C * size * size */
+    int             C, size, pad, batch, D, NH, P;
+    size_t          view;        /* floats per image as the model takes it: C * side * side */
+    float           mean[3], std[3];  /* the dataset's normalisation, for the frame's black */
     float          *features;    /* [n, D] or NULL */
     float          *attention;   /* [n, NH, P] or NULL */
     GCancellable   *cancellable;
@@ -105,6 +123,8 @@ view_lane_ (gpointer data)
     ViewPass *pass = data;
     g_autoptr (DinolabBackboneWork) work = NULL;
     g_autofree float *images = g_new (float, (size_t) pass->batch * pass->view);
+    g_autofree float *unframed = pass->pad > 0 ? g_new (float, pass->view) : NULL;
+    int side = pass->size + 2 * pass->pad;
 
     for (;;) {
         gsize i0 = (gsize) g_atomic_int_add (&pass->next_chunk, 1) * (gsize) pass->batch;
@@ -120,18 +140,21 @@ view_lane_ (gpointer data)
             break;
         }
         b = (int) MIN ((gsize) pass->batch, pass->n - i0);
-        for (int r = 0; r < b && local == NULL; r++)
-            dinolab_dataset_get_eval_view (pass->ds, pass->indices[i0 + r], pass->size,
-                                           images + (size_t) r * pass->view, &local);
+        for (int r = 0; r < b && local == NULL; r++) {
+            float *view = images + (size_t) r * pass->view;
+            if (dinolab_dataset_get_eval_view (pass->ds, pass->indices[i0 + r], pass->size,
+                                               pass->pad > 0 ? unframed : view, &local) && pass->pad > 0)
+                frame_ (view, unframed, pass->C, pass->size, pass->size, pass->pad, pass->mean, pass->std);
+        }
         if (local != NULL) {
             view_pass_fail_ (pass, local);
             break;
         }
         if (b < pass->batch) {  /* the last, shorter chunk gets buffers of its own size */
-            w = tail = dinolab_backbone_work_new (pass->model, b, pass->size, pass->size, FALSE);
+            w = tail = dinolab_backbone_work_new (pass->model, b, side, side, FALSE);
         } else {
             if (work == NULL)
-                work = dinolab_backbone_work_new (pass->model, pass->batch, pass->size, pass->size, FALSE);
+                work = dinolab_backbone_work_new (pass->model, pass->batch, side, side, FALSE);
             w = work;
         }
         dinolab_backbone_forward (pass->model, w, images, NULL);
@@ -143,7 +166,8 @@ view_lane_ (gpointer data)
     return NULL;
 }
 
-/* Backbone passes over the evaluation views of @indices, in chunks of @batch, on the
+/* Backbone passes over the evaluation views of @indices (side @size, framed by @pad
+ * pixels of black: dinolab_eval_attention), in chunks of @batch, on the
  * model's `threads` cores (0: all): with more than one lane, each lane runs whole
  * chunks with single-threaded BLAS (the non-BLAS half of a forward, GELU, LayerNorm,
  * softmax, then runs in parallel too), and the BLAS thread count is set back to
@@ -155,6 +179,7 @@ forward_views_ (DinolabModel   *model,
                 const gsize    *indices,
                 gsize           n,
                 int             size,
+                int             pad,
                 int             batch,
                 float          *features,
                 float          *attention,
@@ -162,22 +187,23 @@ forward_views_ (DinolabModel   *model,
                 GError        **error)
 {
     const DinolabHparams *hp = dinolab_model_get_hparams (model);
-    int C = dinolab_dataset_get_channels (ds), p = hp->patch_size;
+    int C = dinolab_dataset_get_channels (ds), p = hp->patch_size, side = size + 2 * pad;
     ViewPass pass = { 0 };
     gsize n_chunks;
     int n_lanes;
     GThread **threads;
 
-    if (!dinolab_model_check_input (model, C, size, size, error)) {
+    if (!dinolab_model_check_input (model, C, side, side, error)) {
         g_prefix_error (error, "%s: ", dinolab_dataset_get_spec (ds));
         return FALSE;
     }
-    if (!check_indices_ (ds, indices, n, error))
+    if (!check_indices_ (ds, indices, n, error) ||
+        (pad > 0 && !dinolab_dataset_get_normalization (ds, pass.mean, pass.std, error)))
         return FALSE;
     if (n == 0)
         return TRUE;
     if (batch <= 0) {
-        gint64 T = 1 + (gint64) (size / p) * (size / p);
+        gint64 T = 1 + (gint64) (side / p) * (side / p);
         batch = (int) CLAMP (EVAL_ATTENTION_FLOATS / ((gint64) hp->num_heads * T * T), 1, EVAL_DEFAULT_BATCH);
     }
     batch = (int) MIN ((gsize) batch, n);
@@ -189,12 +215,14 @@ forward_views_ (DinolabModel   *model,
     pass.ds = ds;
     pass.indices = indices;
     pass.n = n;
+    pass.C = C;
     pass.size = size;
+    pass.pad = pad;
     pass.batch = batch;
     pass.D = hp->embed_dim;
     pass.NH = hp->num_heads;
-    pass.P = (size / p) * (size / p);
-    pass.view = (size_t) C * size * size;
+    pass.P = (side / p) * (side / p);
+    pass.view = (size_t) C * side * side;
     pass.features = features;
     pass.attention = attention;
     pass.cancellable = cancellable;
@@ -240,7 +268,7 @@ dinolab_eval_features (DinolabModel   *model,
     g_return_val_if_fail (out != NULL || n == 0, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-    return forward_views_ (model, ds, indices, n, size, batch, out, NULL, cancellable, error);
+    return forward_views_ (model, ds, indices, n, size, 0, batch, out, NULL, cancellable, error);
 }
 
 int
@@ -546,16 +574,18 @@ dinolab_eval_attention (DinolabModel   *model,
                         const gsize    *indices,
                         gsize           n,
                         int             size,
+                        int             pad,
                         float          *out,
                         GCancellable   *cancellable,
                         GError        **error)
 {
     g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
+    g_return_val_if_fail (pad >= 0, FALSE);
     g_return_val_if_fail (indices != NULL || n == 0, FALSE);
     g_return_val_if_fail (out != NULL || n == 0, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-    return forward_views_ (model, ds, indices, n, size, 0, NULL, out, cancellable, error);
+    return forward_views_ (model, ds, indices, n, size, pad, 0, NULL, out, cancellable, error);
 }
 
 gboolean
@@ -645,36 +675,41 @@ dinolab_attention_mask (guint8      *mask,
 /* Attention maps per pass: 256 images x heads x patches stays a few MB. */
 #define JACCARD_CHUNK 256
 
-/* The side of the square evaluation view of @ds's images: @size, or the images' own
- * side when @size is 0. The images must be square and the view a multiple of @p; else 0
- * and INVALID_INPUT. */
+/* The side of the square evaluation view of @ds's images as the model takes it: the
+ * image at side @size (0: the images' own), which goes to *@image_side, framed by @pad
+ * pixels. The images must be square and the view a multiple of @p; else 0 and
+ * INVALID_INPUT. */
 static int
-view_side_ (DinolabDataset *ds, int p, int size, GError **error)
+view_side_ (DinolabDataset *ds, int p, int size, int pad, int *image_side, GError **error)
 {
     int native = dinolab_dataset_get_width (ds), side = size > 0 ? size : native;
 
-    if (native <= 0 || dinolab_dataset_get_height (ds) != native || p <= 0 || side % p != 0) {
+    if (native <= 0 || dinolab_dataset_get_height (ds) != native || p <= 0 || (side + 2 * pad) % p != 0) {
+        g_autofree char *framed = pad > 0 ? g_strdup_printf (" = %d + 2 x %d of frame", side, pad) : g_strdup ("");
         g_set_error (error, DINOLAB_ERROR, DINOLAB_ERROR_INVALID_INPUT,
                      "%s: the foreground masks need square images and a view whose side is a "
-                     "multiple of the patch size %d (found %dx%d images, view %d)",
+                     "multiple of the patch size %d (found %dx%d images, view %d%s)",
                      dinolab_dataset_get_spec (ds), p, dinolab_dataset_get_width (ds),
-                     dinolab_dataset_get_height (ds), side);
+                     dinolab_dataset_get_height (ds), side + 2 * pad, framed);
         return 0;
     }
-    return side;
+    *image_side = side;
+    return side + 2 * pad;
 }
 
-/* @fg [side * side] = 1 where item @index of @ds is brighter than @threshold in its
- * brightest channel, else 0, scaled to the view of side @side by nearest neighbour:
- * each view pixel takes the image pixel under its centre (a k x k block of the view per
- * image pixel when @side is k times the image's). */
+/* @fg [(side + 2 pad)^2] = 1 where item @index of @ds is brighter than @threshold in its
+ * brightest channel, else 0, scaled to side @side by nearest neighbour (each view pixel
+ * takes the image pixel under its centre: a k x k block of the view per image pixel
+ * when @side is k times the image's) and framed by @pad pixels of background. */
 static gboolean
-foreground_ (DinolabDataset *ds, gsize index, int side, int threshold, guint8 *fg, GError **error)
+foreground_ (DinolabDataset *ds, gsize index, int side, int pad, int threshold, guint8 *fg, GError **error)
 {
     DinolabImage img = { 0 };
+    const int FW = side + 2 * pad;
 
     if (!dinolab_dataset_get_image (ds, index, &img, error))
         return FALSE;
+    memset (fg, 0, (size_t) FW * FW);
     for (int y = 0; y < side; y++)
         for (int x = 0; x < side; x++) {
             const guint8 *px = img.pixels + ((size_t) ((2 * y + 1) * img.height / (2 * side)) * img.width +
@@ -682,7 +717,7 @@ foreground_ (DinolabDataset *ds, gsize index, int side, int threshold, guint8 *f
             int v = 0;
             for (int ch = 0; ch < img.channels; ch++)
                 v = MAX (v, px[ch]);
-            fg[y * side + x] = v > threshold;
+            fg[(size_t) (y + pad) * FW + x + pad] = v > threshold;
         }
     dinolab_image_clear (&img);
     return TRUE;
@@ -714,6 +749,7 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
                                 const gsize    *indices,
                                 gsize           n,
                                 int             size,
+                                int             pad,
                                 double          fraction,
                                 int             fg_threshold,
                                 double         *per_head,
@@ -724,7 +760,7 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
                                 GError        **error)
 {
     const DinolabHparams *hp;
-    int p, NH, P;
+    int p, NH, P, side, image_side = 0;
     g_autofree float *att = NULL, *mean = NULL;
     g_autofree guint8 *mask = NULL, *fg = NULL;
     g_autofree double *sum = NULL, *sum_on = NULL;
@@ -733,19 +769,24 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
     g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
     g_return_val_if_fail (indices != NULL && n > 0, FALSE);
     g_return_val_if_fail (per_head != NULL && mean_map != NULL, FALSE);
-    g_return_val_if_fail (size >= 0, FALSE);
+    g_return_val_if_fail (size >= 0 && pad >= 0, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
     hp = dinolab_model_get_hparams (model);
     p = hp->patch_size;
-    if (!(size = view_side_ (ds, p, size, error)) || !check_indices_ (ds, indices, n, error))
+    if (!(side = view_side_ (ds, p, size, pad, &image_side, error)) || !check_indices_ (ds, indices, n, error))
         return FALSE;
+    /* before the buffers of that side: a view too large is refused, not allocated */
+    if (!dinolab_model_check_input (model, dinolab_dataset_get_channels (ds), side, side, error)) {
+        g_prefix_error (error, "%s: ", dinolab_dataset_get_spec (ds));
+        return FALSE;
+    }
     NH = hp->num_heads;
-    P = (size / p) * (size / p);
+    P = (side / p) * (side / p);
     att = g_new (float, (size_t) JACCARD_CHUNK * NH * P);
     mean = g_new (float, P);
     mask = g_new (guint8, P);
-    fg = g_new (guint8, (size_t) size * size);
+    fg = g_new (guint8, (size_t) side * side);
     sum = g_new0 (double, NH);
     sum_on = g_new0 (double, NH);
 
@@ -753,22 +794,22 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
         gsize cn = MIN (JACCARD_CHUNK, n - c0);
 
         /* square images: the view is the whole image, resized (no crop) */
-        if (!dinolab_eval_attention (model, ds, indices + c0, cn, size, att, cancellable, error))
+        if (!dinolab_eval_attention (model, ds, indices + c0, cn, image_side, pad, att, cancellable, error))
             return FALSE;
         for (gsize i = 0; i < cn; i++) {
             const float *a = att + i * (size_t) NH * P;
 
-            if (!foreground_ (ds, indices[c0 + i], size, fg_threshold, fg, error))
+            if (!foreground_ (ds, indices[c0 + i], image_side, pad, fg_threshold, fg, error))
                 return FALSE;
             memset (mean, 0, (size_t) P * sizeof (float));
             for (int h = 0; h < NH; h++) {
                 dinolab_attention_mask (mask, a + (size_t) h * P, P, fraction);
-                sum[h] += jaccard_ (mask, fg, size, p, &sum_on[h]);
+                sum[h] += jaccard_ (mask, fg, side, p, &sum_on[h]);
                 for (int k = 0; k < P; k++)
                     mean[k] += a[(size_t) h * P + k] / (float) NH;
             }
             dinolab_attention_mask (mask, mean, P, fraction);
-            sum_mean += jaccard_ (mask, fg, size, p, &sum_mean_on);
+            sum_mean += jaccard_ (mask, fg, side, p, &sum_mean_on);
         }
     }
     for (int h = 0; h < NH; h++) {
@@ -806,6 +847,7 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
                                  gsize           n,
                                  int             patch_size,
                                  int             size,
+                                 int             pad,
                                  double          fraction,
                                  int             fg_threshold,
                                  double         *foreground_map,
@@ -816,7 +858,7 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
                                  GError        **error)
 {
     const int p = patch_size;
-    int gw, P, largest, kept = 0;
+    int gw, P, largest, kept = 0, side, image_side = 0;
     g_autofree guint8 *fg = NULL, *mask = NULL, *fixed = NULL;
     g_autofree float *share = NULL;
     g_autofree int *count = NULL, *sorted = NULL;
@@ -826,14 +868,14 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
 
     g_return_val_if_fail (ds != NULL && indices != NULL && n > 0, FALSE);
     g_return_val_if_fail (foreground_map != NULL && best_mask != NULL && fixed_mask != NULL, FALSE);
-    g_return_val_if_fail (size >= 0, FALSE);
+    g_return_val_if_fail (size >= 0 && pad >= 0, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-    if (!(size = view_side_ (ds, p, size, error)) || !check_indices_ (ds, indices, n, error))
+    if (!(side = view_side_ (ds, p, size, pad, &image_side, error)) || !check_indices_ (ds, indices, n, error))
         return FALSE;
-    gw = size / p;
+    gw = side / p;
     P = gw * gw;
-    fg = g_new (guint8, (size_t) size * size);
+    fg = g_new (guint8, (size_t) side * side);
     mask = g_new (guint8, P);
     fixed = g_new0 (guint8, P);
     share = g_new (float, P);
@@ -856,11 +898,11 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
         long on_map = 0;
         int kept_map;
 
-        if (!foreground_ (ds, indices[i], size, fg_threshold, fg, error))
+        if (!foreground_ (ds, indices[i], image_side, pad, fg_threshold, fg, error))
             return FALSE;
-        for (int y = 0; y < size; y++)
-            for (int x = 0; x < size; x++)
-                c[(y / p) * gw + x / p] += fg[y * size + x];
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++)
+                c[(y / p) * gw + x / p] += fg[y * side + x];
         for (int k = 0; k < P; k++) {
             share[k] = (float) c[k];
             total[i] += c[k];
@@ -869,7 +911,7 @@ dinolab_eval_jaccard_references (DinolabDataset *ds,
         for (int k = 0; k < P; k++)
             on_map += mask[k] ? c[k] : 0;
         sum_map += jaccard_of_counts_ (on_map, (long) kept_map * p * p, total[i]);
-        sum_share += (double) total[i] / ((double) size * size);
+        sum_share += (double) total[i] / ((double) side * side);
         cur += jaccard_of_counts_ (0, 0, total[i]) / (double) n;
 
         /* Of the masks of s patches, the s with the most foreground pixels meet the
@@ -1094,6 +1136,24 @@ dinolab_eval_image_from_dataset (DinolabDataset *ds, gsize index, int size, int 
                     (size_t) side * sizeof (float));
     fill_rgb_ (im);
     return g_steal_pointer (&im);
+}
+
+void
+dinolab_eval_image_frame (DinolabEvalImage *image, int pad)
+{
+    float *x;
+
+    g_return_if_fail (image != NULL && pad >= 0);
+    if (pad == 0)
+        return;
+    x = g_new (float, (size_t) image->channels * (image->height + 2 * pad) * (image->width + 2 * pad));
+    frame_ (x, image->x, image->channels, image->height, image->width, pad, image->mean, image->std);
+    g_free (image->x);
+    image->x = x;
+    image->height += 2 * pad;
+    image->width += 2 * pad;
+    g_free (image->rgb);
+    fill_rgb_ (image);
 }
 
 /* The normalisation for an image file: that of @dataset when it can be opened and has

@@ -662,7 +662,7 @@ evaluate_ (Run *r, GCancellable *cancel)
     }
     if (r->n_probes > 0) {
         if (dinolab_eval_attention (r->teacher, r->query_ds, r->probes, (gsize) r->n_probes,
-                                    hp->global_crop_size, r->attn, cancel, &error)) {
+                                    hp->global_crop_size, 0, r->attn, cancel, &error)) {
             dinolab_store_writer_push_snapshot (r->writer, step, epochs_done, r->n_probes,
                                                 r->probe_ids, hp->num_heads, grid, grid, r->attn);
         } else {

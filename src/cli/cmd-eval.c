@@ -1264,13 +1264,14 @@ cmd_attention (int argc, char **argv)
         text = json_generator_to_data (gen, NULL);
         printf ("%s\n", text);
     } else {
-        g_autofree char *framed = pad > 0 ? g_strdup_printf (" with a %d-pixel black frame", pad) : g_strdup ("");
+        g_autofree char *framed = pad > 0 ? g_strdup_printf (" including a %d-pixel black frame", pad) : g_strdup ("");
+        g_autofree char *files = g_build_filename (out, "{image,attn-mean,attn-head*,mask-head*}.png", NULL);
         printf ("attention of %s\n  input %dx%d%s (%dx%d patches of %d), normalised with %s mean/std\n",
                 lm.source, in->width, in->height, framed, gw, gh, p, in->normalization);
         for (int h = 0; h < NH; h++)
             printf ("  head %d: %.0f%% of the mass in %d of %d patches (%.1f%% of the image)\n", h,
                     100.0 * kept_mass[h], kept[h], P, 100.0 * kept[h] / P);
-        printf ("  wrote %s/{image,attn-mean,attn-head*,mask-head*}.png, attention.npy, masks.npy\n", out);
+        printf ("  wrote %s, attention.npy, masks.npy\n", files);
     }
     return CLI_EXIT_OK;
 }

@@ -68,6 +68,17 @@ check_indices_ (const DinolabDataset *ds, const gsize *indices, gsize n, GError 
     return TRUE;
 }
 
+/* dinolab_model_check_input for the square views of side @side of @ds, the error
+ * prefixed with the dataset's spec. */
+static gboolean
+check_view_ (DinolabModel *model, DinolabDataset *ds, int side, GError **error)
+{
+    if (dinolab_model_check_input (model, dinolab_dataset_get_channels (ds), side, side, error))
+        return TRUE;
+    g_prefix_error (error, "%s: ", dinolab_dataset_get_spec (ds));
+    return FALSE;
+}
+
 /* @dst [C, H + 2 pad, W + 2 pad]: @src [C, H, W] at the centre of a frame @pad pixels
  * wide of black, pixel value 0 normalised with @mean / @std as the image itself is. */
 static void
@@ -193,11 +204,7 @@ forward_views_ (DinolabModel   *model,
     int n_lanes;
     GThread **threads;
 
-    if (!dinolab_model_check_input (model, C, side, side, error)) {
-        g_prefix_error (error, "%s: ", dinolab_dataset_get_spec (ds));
-        return FALSE;
-    }
-    if (!check_indices_ (ds, indices, n, error) ||
+    if (!check_view_ (model, ds, side, error) || !check_indices_ (ds, indices, n, error) ||
         (pad > 0 && !dinolab_dataset_get_normalization (ds, pass.mean, pass.std, error)))
         return FALSE;
     if (n == 0)
@@ -777,10 +784,8 @@ dinolab_eval_attention_jaccard (DinolabModel   *model,
     if (!(side = view_side_ (ds, p, size, pad, &image_side, error)) || !check_indices_ (ds, indices, n, error))
         return FALSE;
     /* before the buffers of that side: a view too large is refused, not allocated */
-    if (!dinolab_model_check_input (model, dinolab_dataset_get_channels (ds), side, side, error)) {
-        g_prefix_error (error, "%s: ", dinolab_dataset_get_spec (ds));
+    if (!check_view_ (model, ds, side, error))
         return FALSE;
-    }
     NH = hp->num_heads;
     P = (side / p) * (side / p);
     att = g_new (float, (size_t) JACCARD_CHUNK * NH * P);

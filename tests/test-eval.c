@@ -1820,6 +1820,8 @@ test_cli_attention (Fixture *f, gconstpointer data)
         o = json_node_get_object (json_parser_get_root (parser1));
         g_assert_cmpint (json_object_get_int_member (o, "width"), ==, f->size + 8);
         g_assert_cmpint (json_object_get_int_member (o, "pad"), ==, 4);
+        one[8] = "1";   /* 2 x 1 pixels of frame: off the grid of patch 4 */
+        g_assert_cmpint (run_cli_ (one, NULL), ==, 2);
 
         g_assert_cmpint (run_cli_ (off_grid, NULL), ==, 2);
         g_assert_cmpint (run_cli_ (negative, NULL), ==, 2);

@@ -1159,6 +1159,9 @@ cmd_attention (int argc, char **argv)
         size = hp->global_crop_size;
     if (size < p)
         return cli_fail ("attention", CLI_EXIT_USAGE, "--size %d is smaller than the patch size %d", size, p);
+    if ((2 * pad) % p != 0)   /* the input is trimmed to whole patches; the frame must keep it so */
+        return cli_fail ("attention", CLI_EXIT_USAGE, "--pad %d: a frame of %d pixels on each side leaves the input "
+                         "off the patch grid (patch size %d)", pad, pad, p);
 
     in = image != NULL ? dinolab_eval_image_from_file (image, size, hp->in_chans, p, hp->dataset, &error)
                        : input_from_dataset_ (spec_opt != NULL ? spec_opt : hp->dataset, split, index, size, p,
